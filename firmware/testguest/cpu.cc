@@ -1,0 +1,206 @@
+#include "firmware/testguest/cpu.h"
+
+#include "firmware/test_guest_abi.h"
+#include "firmware/testguest/arch.h"
+#include "firmware/testguest/console.h"
+
+extern "C" {
+extern void (*const isr_stub_table[32])();
+extern char ap_trampoline_start[];
+extern char ap_trampoline_gdtr[];
+extern char ap_trampoline_end[];
+extern uint32_t ap_boot_cr3;
+[[noreturn]] void enter_user(uint64_t rip, uint64_t rsp, uint64_t arg);
+}
+
+namespace heca::firmware::guest {
+namespace {
+
+struct [[gnu::packed]] Tss {
+  uint32_t reserved0;
+  uint64_t rsp[3];
+  uint64_t reserved1;
+  uint64_t ist[7];
+  uint64_t reserved2;
+  uint16_t reserved3;
+  uint16_t iomap_base;
+};
+
+struct IdtGate {
+  uint64_t low;
+  uint64_t high;
+};
+
+struct [[gnu::packed]] DescriptorPointer {
+  uint16_t limit;
+  uint64_t base;
+};
+
+alignas(16) uint64_t gdt[TG_GDT_ENTRIES];
+alignas(16) IdtGate idt[256];
+alignas(16) Tss tss[TG_MAX_CPUS];
+
+constexpr uint64_t kIa32ApicBase = 0x1B;
+constexpr uint64_t kApicBaseEnable = 1U << 11;
+constexpr uint64_t kApicBaseX2 = 1U << 10;
+constexpr uint32_t kX2ApicSvr = 0x80F;
+constexpr uint32_t kX2ApicIcr = 0x830;
+constexpr uint64_t kXApicBase = 0xFEE00000;
+constexpr uint64_t kXApicSvr = 0xF0;
+constexpr uint64_t kXApicIcrLow = 0x300;
+constexpr uint64_t kXApicIcrHigh = 0x310;
+constexpr uint32_t kIcrDeliveryPending = 1U << 12;
+constexpr uint32_t kIcrInitAssert = 0x4500;
+constexpr uint32_t kIcrStartup = 0x4600;
+constexpr uint32_t kSvrEnableSpurious = 0x1FF;
+constexpr uint8_t kGateInterrupt = 0x8E;      // present, DPL 0, 64-bit interrupt gate
+
+IdtGate make_gate(void (*handler)(), uint8_t attributes) {
+  const auto offset = reinterpret_cast<uint64_t>(handler);
+  IdtGate gate{};
+  gate.low = (offset & 0xFFFF) | (uint64_t{TG_SEL_CODE64} << 16) | (uint64_t{attributes} << 40) |
+             ((offset >> 16 & 0xFFFF) << 48);
+  gate.high = offset >> 32;
+  return gate;
+}
+
+// A 16-byte available 64-bit TSS descriptor at gdt[index], gdt[index + 1].
+void set_tss_descriptor(uint32_t index, const Tss* t) {
+  const auto base = reinterpret_cast<uint64_t>(t);
+  const uint64_t limit = sizeof(Tss) - 1;
+  gdt[index] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (uint64_t{0x89} << 40) |
+               ((base >> 24 & 0xFF) << 56);
+  gdt[index + 1] = base >> 32;
+}
+
+// Reloads CS through a far return and the data segments, after lgdt.
+void reload_segments() {
+  asm volatile(
+      "pushq %[cs]\n"
+      "leaq 1f(%%rip), %%rax\n"
+      "pushq %%rax\n"
+      "lretq\n"
+      "1:\n"
+      "mov %[ds], %%ax\n"
+      "mov %%ax, %%ds\n"
+      "mov %%ax, %%es\n"
+      "mov %%ax, %%ss\n"
+      :
+      : [cs] "i"(TG_SEL_CODE64), [ds] "i"(TG_SEL_DATA)
+      : "rax", "memory");
+}
+
+bool has_x2apic() { return (cpuid(1).ecx & (1U << 21)) != 0; }
+
+void send_ipi(bool x2apic, uint32_t apic_id, uint32_t icr_low) {
+  if (x2apic) {
+    wrmsr(kX2ApicIcr, (uint64_t{apic_id} << 32) | icr_low);
+    return;
+  }
+  mmio_write32(kXApicBase + kXApicIcrHigh, apic_id << 24);
+  mmio_write32(kXApicBase + kXApicIcrLow, icr_low);
+  for (int spins = 0; spins < 1000 && (mmio_read32(kXApicBase + kXApicIcrLow) & kIcrDeliveryPending) != 0; ++spins) {
+    cpu_relax();
+  }
+}
+
+bool enable_lapic() {
+  const bool x2apic = has_x2apic();
+  const uint64_t base = rdmsr(kIa32ApicBase);
+  if (x2apic) {
+    wrmsr(kIa32ApicBase, base | kApicBaseEnable | kApicBaseX2);
+    wrmsr(kX2ApicSvr, kSvrEnableSpurious);
+  } else {
+    wrmsr(kIa32ApicBase, base | kApicBaseEnable);
+    mmio_write32(kXApicBase + kXApicSvr, kSvrEnableSpurious);
+  }
+  return x2apic;
+}
+
+// Copies the trampoline to TG_TRAMPOLINE_ADDR and patches in the GDT pointer and CR3.
+void install_trampoline() {
+  const auto size = static_cast<uint64_t>(ap_trampoline_end - ap_trampoline_start);
+  auto* target = reinterpret_cast<char*>(TG_TRAMPOLINE_ADDR);
+  __builtin_memcpy(target, ap_trampoline_start, size);
+  const uint16_t limit = sizeof gdt - 1;
+  const auto base = static_cast<uint32_t>(reinterpret_cast<uint64_t>(gdt));
+  char* gdtr = target + (ap_trampoline_gdtr - ap_trampoline_start);
+  __builtin_memcpy(gdtr, &limit, sizeof limit);
+  __builtin_memcpy(gdtr + 2, &base, sizeof base);
+  ap_boot_cr3 = static_cast<uint32_t>(read_cr3());
+}
+
+}  // namespace
+
+void init_descriptor_tables() {
+  gdt[0] = 0;
+  gdt[TG_SEL_CODE32 / 8] = 0x00CF9A000000FFFF;
+  gdt[TG_SEL_CODE64 / 8] = 0x00AF9A000000FFFF;
+  gdt[TG_SEL_DATA / 8] = 0x00CF92000000FFFF;
+  gdt[TG_SEL_USER_DATA / 8] = 0x00CFF2000000FFFF;
+  gdt[TG_SEL_USER_CODE / 8] = 0x00AFFA000000FFFF;
+  for (uint32_t v = 0; v < 32; ++v) idt[v] = make_gate(isr_stub_table[v], kGateInterrupt);
+}
+
+void load_cpu_tables(uint32_t slot) {
+  Tss* t = &tss[slot];
+  t->rsp[0] = TG_KERNEL_STACK_BASE + (uint64_t{slot} + 1) * TG_KERNEL_STACK_SIZE;
+  t->iomap_base = sizeof(Tss);  // no I/O bitmap: ring-3 port I/O raises #GP (see entry.S)
+  const uint32_t tss_index = TG_SEL_TSS0 / 8 + 2 * slot;
+  set_tss_descriptor(tss_index, t);
+  const DescriptorPointer gdtr{sizeof gdt - 1, reinterpret_cast<uint64_t>(gdt)};
+  const DescriptorPointer idtr{sizeof idt - 1, reinterpret_cast<uint64_t>(idt)};
+  asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
+  reload_segments();
+  asm volatile("lidt %0" : : "m"(idtr) : "memory");
+  asm volatile("ltr %w0" : : "r"(static_cast<uint16_t>(tss_index * 8)) : "memory");
+}
+
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id) {
+  const bool x2apic = enable_lapic();
+  install_trampoline();
+  const uint32_t sipi = kIcrStartup | (TG_TRAMPOLINE_ADDR >> 12);
+  for (uint32_t i = 0; i < cpus.count; ++i) {
+    if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], kIcrInitAssert);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (uint32_t i = 0; i < cpus.count; ++i) {
+      if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], sipi);
+    }
+  }
+}
+
+void run_in_ring3(void (*entry)(uint64_t), uint32_t cpu_index, uint64_t arg) {
+  // -8: the ABI's stack alignment at function entry (as if called).
+  const uint64_t rsp = TG_USER_STACK_BASE + (uint64_t{cpu_index} + 1) * TG_USER_STACK_SIZE - 8;
+  enter_user(reinterpret_cast<uint64_t>(entry), rsp, arg);
+}
+
+}  // namespace heca::firmware::guest
+
+struct TrapFrame {
+  uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+
+// Every CPU exception ends the run loudly: vector, RIP and error code on the UART.
+extern "C" [[noreturn]] void trap_handler(const TrapFrame* frame) {
+  using namespace heca::firmware::guest;
+  Line()
+      .str("exception vector=")
+      .dec(frame->vector)
+      .str(" rip=0x")
+      .hex(frame->rip)
+      .str(" error=0x")
+      .hex(frame->error)
+      .str(" cs=0x")
+      .hex(frame->cs)
+      .str(" rsp=0x")
+      .hex(frame->rsp)
+      .str(" cr2=0x")
+      .hex(read_cr2())
+      .str(" apic=")
+      .dec(current_apic_id())
+      .emit_unlocked();
+  out32(heca::firmware::abi::kDebugExitPort, TG_EXIT_EXCEPTION_BASE + static_cast<uint32_t>(frame->vector));
+  halt_forever();
+}

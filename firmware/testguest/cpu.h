@@ -1,0 +1,21 @@
+// Ring-0 CPU setup for the test guest: GDT (ring-3 segments, one TSS per CPU), IDT with
+// loud exception handlers, the local APIC and the INIT-SIPI-SIPI start of the APs.
+#pragma once
+
+#include <stdint.h>
+
+#include "firmware/testguest/boot_info.h"
+
+namespace heca::firmware::guest {
+
+// BSP, once, before anything can fault: fills the shared GDT and IDT.
+void init_descriptor_tables();
+// Every CPU: loads the GDT, IDT and the TSS of kernel-stack slot `slot` (slot 0 = BSP).
+void load_cpu_tables(uint32_t slot);
+// BSP: enables its local APIC (x2APIC when offered, else xAPIC MMIO), copies the trampoline
+// below 1 MiB and sends INIT, SIPI, SIPI to every CPU in `cpus` except `bsp_apic_id`.
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id);
+// Ring 0 -> ring 3 on this CPU's user stack; `entry(arg)` must never return.
+[[noreturn]] void run_in_ring3(void (*entry)(uint64_t), uint32_t cpu_index, uint64_t arg);
+
+}  // namespace heca::firmware::guest

@@ -1,0 +1,217 @@
+// Test guest entry points: the BSP's 64-bit entry, the AP real-mode trampoline and its
+// protected/long-mode continuation, exception stubs and the ring-3 transition.
+#include "firmware/testguest/layout.h"
+
+#define EFER_MSR 0xC0000080
+#define EFER_LME 0x100
+#define CR4_PAE 0x20
+#define CR0_PE 0x1
+#define CR0_PG 0x80000000
+#define CR0_NW_CD 0x60000000
+
+// ---- BSP: entered at the load address in long mode, RSI = boot_params ----
+  .section .text.entry, "ax"
+  .code64
+  .globl _start
+_start:
+  cli
+  cld
+  mov $(TG_KERNEL_STACK_BASE + TG_KERNEL_STACK_SIZE), %rsp
+  mov %rsi, %rdi
+  call bsp_main
+1:
+  hlt
+  jmp 1b
+
+// ---- AP trampoline: copied to TG_TRAMPOLINE_ADDR, entered in real mode at CS:0 ----
+// Only position-independent 16-bit code here; it jumps straight into the image.
+  .text
+  .code16
+  .globl ap_trampoline_start, ap_trampoline_gdtr, ap_trampoline_end
+ap_trampoline_start:
+  cli
+  cld
+  mov %cs, %ax
+  mov %ax, %ds
+  lgdtl (ap_trampoline_gdtr - ap_trampoline_start)
+  mov %cr0, %eax
+  or $CR0_PE, %eax
+  mov %eax, %cr0
+  ljmpl $TG_SEL_CODE32, $ap_protected_mode
+  .balign 8
+ap_trampoline_gdtr:  // filled in by the BSP: 16-bit limit, 32-bit base of the guest GDT
+  .word 0
+  .long 0
+ap_trampoline_end:
+
+// ---- AP: 32-bit protected mode, flat segments; enable PAE + LME + paging ----
+  .code32
+ap_protected_mode:
+  mov $TG_SEL_DATA, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %ss
+  mov %cr4, %eax
+  or $CR4_PAE, %eax
+  mov %eax, %cr4
+  mov ap_boot_cr3, %eax
+  mov %eax, %cr3
+  mov $EFER_MSR, %ecx
+  rdmsr
+  or $EFER_LME, %eax
+  wrmsr
+  mov %cr0, %eax
+  and $~CR0_NW_CD, %eax  // INIT leaves caching disabled
+  or $CR0_PG, %eax
+  mov %eax, %cr0
+  ljmp $TG_SEL_CODE64, $ap_long_mode
+
+// ---- AP: long mode; take the next kernel-stack slot and join C++ ----
+  .code64
+ap_long_mode:
+  mov $TG_SEL_DATA, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %ss
+  mov $1, %eax
+  lock xadd %eax, ap_next_slot(%rip)
+  mov %eax, %edi
+  inc %eax
+  imul $TG_KERNEL_STACK_SIZE, %rax, %rax
+  add $TG_KERNEL_STACK_BASE, %rax
+  mov %rax, %rsp
+  call ap_main
+2:
+  hlt
+  jmp 2b
+
+// ---- enter_user(rip, rsp, arg): iretq to ring 3, interrupts off ----
+  .globl enter_user
+enter_user:
+  pushq $TG_SEL_USER_DATA
+  pushq %rsi
+  pushq $TG_USER_RFLAGS
+  pushq $TG_SEL_USER_CODE
+  pushq %rdi
+  mov %rdx, %rdi
+  iretq
+
+// ---- exception stubs: frame = vector, error code, then the CPU's iretq frame ----
+.macro ISR_NOERR n
+isr\n:
+  pushq $0
+  pushq $\n
+  jmp isr_common
+.endm
+.macro ISR_ERR n
+isr\n:
+  pushq $\n
+  jmp isr_common
+.endm
+
+ISR_NOERR 0
+ISR_NOERR 1
+ISR_NOERR 2
+ISR_NOERR 3
+ISR_NOERR 4
+ISR_NOERR 5
+ISR_NOERR 6
+ISR_NOERR 7
+ISR_ERR 8
+ISR_NOERR 9
+ISR_ERR 10
+ISR_ERR 11
+ISR_ERR 12
+ISR_ERR 14
+ISR_NOERR 15
+ISR_NOERR 16
+ISR_ERR 17
+ISR_NOERR 18
+ISR_NOERR 19
+ISR_NOERR 20
+ISR_ERR 21
+ISR_NOERR 22
+ISR_NOERR 23
+ISR_NOERR 24
+ISR_NOERR 25
+ISR_NOERR 26
+ISR_NOERR 27
+ISR_NOERR 28
+ISR_ERR 29
+ISR_ERR 30
+ISR_NOERR 31
+
+// #GP. From ring 3 it is how ring 3 does port I/O and halts: perform the instruction
+// at RIP here and return past it. Anything else is a real fault. Few instructions on
+// purpose: ring 0 is emulated. Stack on entry: error code, RIP, CS, RFLAGS, RSP, SS.
+isr13:
+  testb $3, 16(%rsp)
+  jz 9f
+  push %rbx
+  mov 16(%rsp), %rbx
+  cmpb $0xEE, (%rbx)
+  je 10f
+  cmpb $0xEF, (%rbx)
+  je 11f
+  cmpw $0x6EF3, (%rbx)
+  je 12f
+  cmpb $0xF4, (%rbx)
+  je 14f
+  pop %rbx
+9:
+  pushq $13
+  jmp isr_common
+10:  // out %al, (%dx)
+  outb %al, %dx
+  jmp 15f
+11:  // out %eax, (%dx)
+  outl %eax, %dx
+  jmp 15f
+12:  // rep outsb: bytes [rsi, rsi + rcx) to port dx
+  test %rcx, %rcx
+  jz 13f
+  movb (%rsi), %bl
+  xchg %bl, %al
+  outb %al, %dx
+  xchg %bl, %al
+  inc %rsi
+  dec %rcx
+  jmp 12b
+13:
+  addq $1, 16(%rsp)
+  jmp 15f
+14:  // hlt: ring 3 is done on this CPU; halt it for good
+  cli
+  hlt
+  jmp 14b
+15:
+  addq $1, 16(%rsp)
+  pop %rbx
+  add $8, %rsp
+  iretq
+
+isr_common:
+  mov %rsp, %rdi
+  and $-16, %rsp
+  call trap_handler
+3:
+  hlt
+  jmp 3b
+
+  .section .rodata
+  .balign 8
+  .globl isr_stub_table
+isr_stub_table:
+  .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+  .quad isr\n
+  .endr
+
+  .data
+  .balign 4
+  .globl ap_boot_cr3
+ap_boot_cr3:
+  .long 0
+ap_next_slot:  // slot 0 is the BSP's
+  .long 1
+
+  .section .note.GNU-stack, "", @progbits

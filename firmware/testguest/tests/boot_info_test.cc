@@ -1,0 +1,108 @@
+#include "firmware/testguest/boot_info.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "firmware/acpi.h"
+
+namespace heca::firmware::guest {
+namespace {
+
+// ACPI tables built for, and placed at, a host buffer's address so the guest parser can walk them.
+struct HostAcpi {
+  explicit HostAcpi(const std::vector<std::uint32_t>& apic_ids) : buffer(kAcpiMax + 16) {
+    AcpiConfig config;
+    for (const std::uint32_t id : apic_ids) config.cpus.push_back({id, 0});
+    const auto base = reinterpret_cast<std::uint64_t>(buffer.data());
+    config.base_gpa = (base + 15) & ~std::uint64_t{15};
+    auto tables = build_acpi_tables(config);
+    EXPECT_TRUE(tables.has_value());
+    std::memcpy(reinterpret_cast<void*>(config.base_gpa), tables->bytes.data(), tables->bytes.size());
+    rsdp = tables->rsdp_gpa;
+  }
+  std::vector<std::uint8_t> buffer;
+  std::uint64_t rsdp = 0;
+};
+
+TEST(TestGuestCmdline, ParsesItsKeysAndIgnoresOthers) {
+  GuestConfig config;
+
+  const char* error = parse_cmdline("console=ttyS0 iters=1000  mbw_kib=64 tsc_khz=2500000 fault=lost_update", &config);
+
+  EXPECT_EQ(error, nullptr);
+  EXPECT_EQ(config.iters, 1000U);
+  EXPECT_EQ(config.mbw_kib, 64U);
+  EXPECT_EQ(config.tsc_khz, 2500000U);
+  EXPECT_TRUE(config.lost_update);
+}
+
+TEST(TestGuestCmdline, KeepsDefaultsForAnEmptyCmdline) {
+  GuestConfig config;
+
+  const char* error = parse_cmdline("", &config);
+
+  EXPECT_EQ(error, nullptr);
+  EXPECT_EQ(config.iters, 200000U);
+  EXPECT_EQ(config.mbw_kib, 4096U);
+  EXPECT_EQ(config.tsc_khz, 0U);
+  EXPECT_FALSE(config.lost_update);
+}
+
+TEST(TestGuestCmdline, RejectsAMalformedNumber) {
+  GuestConfig config;
+
+  EXPECT_NE(parse_cmdline("iters=12x", &config), nullptr);
+}
+
+TEST(TestGuestCmdline, RejectsAnUnknownFault) {
+  GuestConfig config;
+
+  EXPECT_NE(parse_cmdline("fault=lost_updates", &config), nullptr);
+}
+
+TEST(TestGuestMadt, ListsTheApicIdsInVcpuOrder) {
+  const HostAcpi acpi({0, 1, 2, 3});
+  CpuTable cpus;
+
+  const char* error = parse_madt(acpi.rsdp, &cpus);
+
+  ASSERT_EQ(error, nullptr);
+  ASSERT_EQ(cpus.count, 4U);
+  EXPECT_EQ(cpus.apic_ids[0], 0U);
+  EXPECT_EQ(cpus.apic_ids[3], 3U);
+}
+
+TEST(TestGuestMadt, ReadsApicIdsAbove255) {
+  const HostAcpi acpi({0, 300});
+  CpuTable cpus;
+
+  const char* error = parse_madt(acpi.rsdp, &cpus);
+
+  ASSERT_EQ(error, nullptr);
+  ASSERT_EQ(cpus.count, 2U);
+  EXPECT_EQ(cpus.apic_ids[1], 300U);
+}
+
+TEST(TestGuestMadt, RejectsAMissingRsdp) {
+  CpuTable cpus;
+
+  EXPECT_NE(parse_madt(0, &cpus), nullptr);
+}
+
+TEST(TestGuestE820, CoversOnlyRangesInsideOneRamEntry) {
+  std::vector<std::uint8_t> boot_params(4096, 0);
+  const std::uint64_t ram[3] = {0x100000, 0x3F00000, 1};  // addr, size, type (u32)
+  std::memcpy(&boot_params[kBpE820Table], ram, 20);
+  boot_params[kBpE820Entries] = 1;
+  const auto bp = reinterpret_cast<std::uint64_t>(boot_params.data());
+
+  EXPECT_TRUE(e820_covers(bp, 0x400000, 0x4000000));
+  EXPECT_FALSE(e820_covers(bp, 0x400000, 0x4000001));
+  EXPECT_EQ(e820_ram_end(bp), 0x4000000U);
+}
+
+}  // namespace
+}  // namespace heca::firmware::guest
