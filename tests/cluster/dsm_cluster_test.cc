@@ -1,0 +1,178 @@
+// Multi-process coherence tests: 3-4 heca-dsm processes share one region over TCP, on
+// loopback, under fault injection, and in separate network namespaces.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tests/cluster/dsm_process.h"
+
+namespace heca::tests {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kRunDeadline = 120s;
+
+// Where node i runs: loopback with ephemeral ports, or namespace i at its own address.
+struct Placement {
+  std::vector<std::string> hosts;
+  std::vector<std::uint16_t> ports;
+  std::vector<std::vector<std::string>> prefixes;
+
+  [[nodiscard]] std::string peers() const {
+    std::string list;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      list += fmt::format("{}{}:{}", i == 0 ? "" : ",", hosts[i], ports[i]);
+    }
+    return list;
+  }
+};
+
+Placement loopback(std::size_t nodes) {
+  Placement placement;
+  placement.ports = free_loopback_ports(nodes);
+  placement.hosts.assign(nodes, "127.0.0.1");
+  placement.prefixes.resize(nodes);
+  return placement;
+}
+
+std::vector<ChildProcess> start_nodes(const Placement& placement,
+                                      const std::vector<std::string>& workload_args) {
+  const std::string dir = make_temp_dir();
+  std::vector<ChildProcess> nodes;
+  for (std::size_t i = 0; i < placement.hosts.size(); ++i) {
+    std::vector<std::string> argv = placement.prefixes[i];
+    argv.insert(argv.end(), {HECA_DSM_PATH, "--id", std::to_string(i), "--peers",
+                             placement.peers(), "--size", "16M"});
+    argv.insert(argv.end(), workload_args.begin(), workload_args.end());
+    nodes.emplace_back(argv, fmt::format("{}/node{}.out", dir, i));
+  }
+  return nodes;
+}
+
+// Runs the workload on every node; each must exit 0 and print PASS.
+void expect_all_pass(const Placement& placement, const std::vector<std::string>& args) {
+  auto nodes = start_nodes(placement, args);
+  const auto deadline = Clock::now() + kRunDeadline;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto status = nodes[i].wait_until(deadline);
+    EXPECT_EQ(status, 0) << "node " << i << " output:\n" << nodes[i].output();
+    EXPECT_NE(nodes[i].output().find("PASS"), std::string::npos) << nodes[i].output();
+  }
+}
+
+const std::vector<std::string> kRandom = {"--workload", "random", "--threads", "2",
+                                          "--seconds", "3"};
+const std::vector<std::string> kXadd = {"--workload", "xadd", "--threads", "2",
+                                        "--seconds", "2"};
+const std::vector<std::string> kMp = {"--workload", "mp", "--threads", "2",
+                                      "--iterations", "10000"};
+
+std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+const std::vector<std::string> kFaultInjection = {"--fault-injection-us", "100"};
+
+TEST(DsmCluster, RandomReadsAndWritesStayCoherentAcrossFourNodes) {
+  expect_all_pass(loopback(4), kRandom);
+}
+
+TEST(DsmCluster, LockXaddCounterFromEveryNodeIsExact) { expect_all_pass(loopback(4), kXadd); }
+
+TEST(DsmCluster, MessagePassingNeverShowsTheForbiddenOutcome) {
+  expect_all_pass(loopback(3), kMp);
+}
+
+TEST(DsmCluster, KilledNodeIsNamedAndTheOthersExitNonZeroWithinTenSeconds) {
+  const Placement placement = loopback(3);
+  auto nodes = start_nodes(placement, {"--workload", "random", "--threads", "1", "--seconds",
+                                       "60"});
+  ASSERT_TRUE(poll_until(Clock::now() + 30s, [&] {
+    for (auto& node : nodes) {
+      if (node.output().find("joined") == std::string::npos) return false;
+    }
+    return true;
+  }));
+  ::usleep(300'000);  // let the workload run: the kill lands mid-run, not at start-up
+
+  nodes[2].kill_now();
+  const auto deadline = Clock::now() + 10s;
+
+  const std::string name = fmt::format("lost node 2 (127.0.0.1:{})", placement.ports[2]);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto status = nodes[i].wait_until(deadline);
+    ASSERT_TRUE(status.has_value()) << "node " << i << " still running 10 s after the kill";
+    EXPECT_NE(*status, 0);
+    EXPECT_NE(nodes[i].output().find(name), std::string::npos) << nodes[i].output();
+  }
+}
+
+TEST(DsmClusterFaultInjection, RandomReadsAndWritesStayCoherent) {
+  expect_all_pass(loopback(4), with(kRandom, kFaultInjection));
+}
+
+TEST(DsmClusterFaultInjection, LockXaddCounterIsExact) {
+  expect_all_pass(loopback(4), with(kXadd, kFaultInjection));
+}
+
+TEST(DsmClusterFaultInjection, MessagePassingNeverShowsTheForbiddenOutcome) {
+  expect_all_pass(loopback(3), with(kMp, kFaultInjection));
+}
+
+// Nodes in separate network namespaces joined by a bridge (scripts/netns-cluster).
+class DsmClusterNetns : public ::testing::Test {
+ protected:
+  static constexpr std::size_t kNodes = 3;
+
+  static void SetUpTestSuite() {
+    prefix_ = fmt::format("hd{}", ::getpid() % 100000);
+    const std::string up = fmt::format("{} up {} {} >/tmp/{}.log 2>&1", script(), kNodes,
+                                       prefix_, prefix_);
+    available_ = std::system(up.c_str()) == 0;
+  }
+  static void TearDownTestSuite() {
+    if (!prefix_.empty()) {
+      (void)std::system(fmt::format("{} down {} {}", script(), kNodes, prefix_).c_str());
+    }
+  }
+  void SetUp() override {
+    if (!available_) GTEST_SKIP() << "network namespaces cannot be created here";
+  }
+  static std::string script() { return std::string(HECA_SOURCE_DIR) + "/scripts/netns-cluster"; }
+
+  static Placement placement() {
+    Placement placement;
+    for (std::size_t i = 0; i < kNodes; ++i) {
+      placement.hosts.push_back(fmt::format("10.77.0.{}", i + 1));
+      placement.ports.push_back(7400);
+      placement.prefixes.push_back({script(), "exec", std::to_string(i), prefix_});
+    }
+    return placement;
+  }
+
+  static inline std::string prefix_;
+  static inline bool available_ = false;
+};
+
+TEST_F(DsmClusterNetns, RandomReadsAndWritesStayCoherent) {
+  expect_all_pass(placement(), kRandom);
+}
+
+TEST_F(DsmClusterNetns, LockXaddCounterIsExact) { expect_all_pass(placement(), kXadd); }
+
+TEST_F(DsmClusterNetns, MessagePassingNeverShowsTheForbiddenOutcome) {
+  expect_all_pass(placement(), kMp);
+}
+
+}  // namespace
+}  // namespace heca::tests

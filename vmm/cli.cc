@@ -1,0 +1,193 @@
+#include "vmm/cli.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <csignal>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "vmm/machine.h"
+
+#ifdef HECA_HAVE_TEST_GUEST
+#include "firmware/testguest/image.h"
+#endif
+
+namespace heca::vmm {
+namespace {
+
+struct RunOptions {
+  std::string guest;
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  std::uint32_t vcpus = 1;
+  std::string memory = "256M";
+  double timeout_s = 0;
+  bool stats = false;
+};
+
+// The guest image bytes; kept alive for as long as the Machine uses spans into them.
+struct LoadedImages {
+  std::vector<std::uint8_t> primary;
+  std::vector<std::uint8_t> initrd;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "heca: error: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+Result<std::vector<std::uint8_t>> read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errno_error(fmt::format("cannot open {} file '{}'", what, path));
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  if (in.bad()) return errno_error(fmt::format("cannot read {} file '{}'", what, path));
+  return bytes;
+}
+
+Result<GuestImage> load_flat_guest(const RunOptions& options, LoadedImages& images) {
+  if (options.guest == "test") {
+#ifdef HECA_HAVE_TEST_GUEST
+    return firmware::FlatImage{.image = firmware::test_guest_image()};
+#else
+    return make_error("this heca was built without the embedded test guest");
+#endif
+  }
+  auto bytes = read_file(options.guest, "guest image");
+  if (!bytes) return std::unexpected(bytes.error());
+  if (bytes->empty()) return make_error(fmt::format("guest image '{}' is empty", options.guest));
+  images.primary = std::move(*bytes);
+  return firmware::FlatImage{.image = images.primary};
+}
+
+Result<GuestImage> load_linux(const RunOptions& options, LoadedImages& images) {
+  auto kernel = read_file(options.kernel, "kernel");
+  if (!kernel) return std::unexpected(kernel.error());
+  images.primary = std::move(*kernel);
+  if (!options.initrd.empty()) {
+    auto initrd = read_file(options.initrd, "initrd");
+    if (!initrd) return std::unexpected(initrd.error());
+    images.initrd = std::move(*initrd);
+  }
+  return firmware::LinuxImage{.bzimage = images.primary, .initrd = images.initrd};
+}
+
+Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& images) {
+  if (options.guest.empty() == options.kernel.empty()) {
+    return make_error("give exactly one of --guest and --kernel");
+  }
+  if (!options.initrd.empty() && options.kernel.empty()) {
+    return make_error("--initrd needs --kernel");
+  }
+  auto memory = parse_size(options.memory);
+  if (!memory) return std::unexpected(memory.error());
+  if (options.timeout_s < 0) return make_error("--timeout must not be negative");
+  const bool flat = !options.guest.empty();
+  auto image = flat ? load_flat_guest(options, images) : load_linux(options, images);
+  if (!image) return std::unexpected(image.error());
+  return MachineConfig{.vcpu_count = options.vcpus,
+                       .memory_bytes = *memory,
+                       .cmdline = options.cmdline,
+                       .image = std::move(*image),
+                       .append_tsc_khz = flat,
+                       .start = {},
+                       .timeout = std::chrono::duration<double>(options.timeout_s)};
+}
+
+std::optional<std::uint64_t> size_multiplier(std::string suffix) {
+  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (suffix.ends_with("IB"))
+    suffix.resize(suffix.size() - 2);
+  else if (suffix.size() > 1 && suffix.ends_with("B"))
+    suffix.resize(suffix.size() - 1);
+  if (suffix.empty() || suffix == "B") return 1;
+  if (suffix == "K") return 1ULL << 10;
+  if (suffix == "M") return 1ULL << 20;
+  if (suffix == "G") return 1ULL << 30;
+  if (suffix == "T") return 1ULL << 40;
+  return std::nullopt;
+}
+
+int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point start) {
+  LoadedImages images;
+  auto config = make_config(options, images);
+  if (!config) return fail(config.error().message());
+  config->start = start;
+  auto machine = Machine::create(*config);
+  if (!machine) return fail(machine.error().message());
+  const VmOutcome outcome = (*machine)->run();
+  if (options.stats) {
+    for (const auto& line : (*machine)->stats_lines())
+      std::fprintf(stderr, "heca: %s\n", line.c_str());
+  }
+  if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
+  return outcome.exit_code;
+}
+
+void add_run_options(CLI::App& run, RunOptions& options) {
+  run.add_option("--guest", options.guest,
+                 "Flat 64-bit guest: 'test' for the built-in SMP test guest, or an image file");
+  run.add_option("--kernel", options.kernel, "Linux bzImage to boot");
+  run.add_option("--initrd", options.initrd, "Initial ramdisk for --kernel");
+  run.add_option("--cmdline", options.cmdline, "Guest kernel command line");
+  run.add_option("--vcpus", options.vcpus, "Number of vCPUs")->capture_default_str();
+  run.add_option("--memory", options.memory, "Guest RAM, e.g. 256M, 1G, 4096K or bytes")
+      ->capture_default_str();
+  run.add_option("--timeout", options.timeout_s,
+                 "Stop the guest after SECONDS (exit 124); 0: never")
+      ->capture_default_str();
+  run.add_flag("--stats", options.stats, "Print per-vCPU exit counters at exit");
+}
+
+}  // namespace
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0) return make_error(fmt::format("invalid size '{}': expected e.g. 256M", text));
+  const auto multiplier = size_multiplier(std::string(text.substr(digits)));
+  if (!multiplier) return make_error(fmt::format("invalid size '{}': unknown suffix", text));
+  std::uint64_t value = 0;
+  for (const char c : text.substr(0, digits)) {
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+      return make_error(fmt::format("invalid size '{}': too large", text));
+    }
+    value = value * 10 + digit;
+  }
+  if (value > std::numeric_limits<std::uint64_t>::max() / *multiplier) {
+    return make_error(fmt::format("invalid size '{}': too large", text));
+  }
+  return value * *multiplier;
+}
+
+int run_cli(int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();
+  // A closed console pipe must not kill the VM; the UART sink sees EPIPE instead.
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"heca: one x86-64 guest VM whose vCPUs may span several KVM hosts", "heca"};
+  app.require_subcommand(1);
+  RunOptions options;
+  CLI::App* run = app.add_subcommand("run", "Boot a guest on this host");
+  add_run_options(*run, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());
+  }
+  return run_machine(options, start);
+}
+
+}  // namespace heca::vmm

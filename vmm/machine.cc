@@ -1,0 +1,210 @@
+#include "vmm/machine.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <string_view>
+
+#include "firmware/test_guest_abi.h"
+#include "io-aggregation/debug_exit.h"
+#include "io-aggregation/uart_8250.h"
+#include "vmm/vcpu_boot.h"
+
+namespace heca::vmm {
+namespace {
+
+// KVM needs a TSS (3 pages) and an identity-map page below 4 GiB; both sit in the MMIO
+// hole, clear of guest RAM, the IOAPIC and the LAPIC.
+constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
+constexpr std::uint64_t kTssAddr = 0xFFFB'D000;
+constexpr std::uint32_t kUartGsi = 4;
+// Reserve room for the longest " tsc_khz=N" so a dry-run plan fails exactly like the real one.
+constexpr std::string_view kTscKhzPlaceholder = " tsc_khz=4294967295";
+
+// Writes every byte to stdout exactly once, retrying short writes.
+void write_stdout(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stdout is gone; the guest keeps running without a console
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+Status validate_sizes(const MachineConfig& config) {
+  if (config.vcpu_count == 0) return make_error("--vcpus must be at least 1");
+  if (config.memory_bytes == 0) return make_error("--memory must not be 0");
+  if (config.memory_bytes % firmware::kPageSize != 0) {
+    return make_error(fmt::format("--memory {} is not a multiple of the {}-byte page",
+                                  config.memory_bytes, firmware::kPageSize));
+  }
+  return {};
+}
+
+Status validate_vcpu_limit(const MachineConfig& config, const KvmSystem& kvm) {
+  const int max_vcpus = kvm.max_vcpus();
+  if (config.vcpu_count > static_cast<std::uint32_t>(max_vcpus)) {
+    return make_error(fmt::format("--vcpus {} is more than this host's KVM allows ({})",
+                                  config.vcpu_count, max_vcpus));
+  }
+  return {};
+}
+
+// A dry run of the boot plan, so image and size errors need no /dev/kvm.
+Status validate_boot(const MachineConfig& config) {
+  const auto ram = firmware::pc_ram_layout(config.memory_bytes);
+  std::string cmdline = config.cmdline;
+  if (config.append_tsc_khz) cmdline += kTscKhzPlaceholder;
+  auto plan = plan_guest_boot(
+      {.ram = ram, .vcpu_count = config.vcpu_count, .cmdline = cmdline, .image = config.image});
+  if (!plan) return std::unexpected(plan.error());
+  return {};
+}
+
+// Input errors first, in the order a user would fix them; a missing /dev/kvm comes last.
+Result<KvmSystem> validate_and_open_kvm(const MachineConfig& config) {
+  if (auto s = validate_sizes(config); !s) return std::unexpected(s.error());
+  auto kvm = KvmSystem::open();
+  if (kvm) {
+    if (auto s = validate_vcpu_limit(config, *kvm); !s) return std::unexpected(s.error());
+  }
+  if (auto s = validate_boot(config); !s) return std::unexpected(s.error());
+  return kvm;
+}
+
+Result<VmFd> create_vm(const KvmSystem& kvm) {
+  auto vm = kvm.create_vm();
+  if (!vm) return std::unexpected(vm.error());
+  if (auto s = vm->set_identity_map_addr(kIdentityMapAddr); !s) return std::unexpected(s.error());
+  if (auto s = vm->set_tss_addr(kTssAddr); !s) return std::unexpected(s.error());
+  if (auto s = vm->create_irqchip(); !s) return std::unexpected(s.error());
+  return vm;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
+  auto kvm = validate_and_open_kvm(config);
+  if (!kvm) return std::unexpected(kvm.error());
+  auto cpuid = kvm->supported_cpuid();
+  if (!cpuid) return std::unexpected(cpuid.error());
+  auto vm = create_vm(*kvm);
+  if (!vm) return std::unexpected(vm.error());
+  auto memory = GuestMemory::create(config.memory_bytes);
+  if (!memory) return std::unexpected(memory.error());
+  if (auto s = memory->register_slots(*vm); !s) return std::unexpected(s.error());
+  std::unique_ptr<Machine> machine(
+      new Machine(config, std::move(*kvm), std::move(*vm), std::move(*memory)));
+  if (auto s = machine->add_devices(); !s) return std::unexpected(s.error());
+  if (auto s = machine->create_vcpus(); !s) return std::unexpected(s.error());
+  if (auto s = machine->boot(*cpuid); !s) return std::unexpected(s.error());
+  return machine;
+}
+
+Machine::Machine(const MachineConfig& config, KvmSystem kvm, VmFd vm, GuestMemory memory)
+    : config_(config), kvm_(std::move(kvm)), vm_(std::move(vm)), memory_(std::move(memory)) {}
+
+Machine::~Machine() {
+  stop_all();
+  for (auto& vcpu : vcpus_) vcpu->join();
+}
+
+Status Machine::add_devices() {
+  auto uart = std::make_shared<io::Uart8250>(write_stdout, [this](bool level) {
+    // A failed KVM_IRQ_LINE means the VM fd is broken; the console just loses its IRQ.
+    (void)vm_.irq_line(kUartGsi, level);
+  });
+  if (auto s = bus_.add(io::AddressSpace::kPio, firmware::abi::kUartPort,
+                        io::Uart8250::kRegisterCount, uart);
+      !s) {
+    return s;
+  }
+  auto debug =
+      std::make_shared<io::DebugExitDevice>([this](std::uint32_t code) { on_guest_exit(code); },
+                                            [this](std::uint32_t event) { on_guest_event(event); });
+  return bus_.add(io::AddressSpace::kPio, io::DebugExitDevice::kBasePort,
+                  io::DebugExitDevice::kPortCount, debug);
+}
+
+Status Machine::create_vcpus() {
+  for (std::uint32_t i = 0; i < config_.vcpu_count; ++i) {
+    auto fd = vm_.create_vcpu(i);
+    if (!fd) return std::unexpected(fd.error());
+    vcpus_.push_back(std::make_unique<Vcpu>(
+        i, std::move(*fd), ops_,
+        [this](std::uint32_t index, const std::string& why) { on_vcpu_fatal(index, why); }));
+  }
+  return {};
+}
+
+Status Machine::boot(std::span<const kvm_cpuid_entry2> supported_cpuid) {
+  std::string cmdline = config_.cmdline;
+  if (config_.append_tsc_khz) {
+    auto khz = vcpus_[0]->fd().tsc_khz();
+    if (!khz) return std::unexpected(khz.error());
+    cmdline += fmt::format(" tsc_khz={}", *khz);
+  }
+  auto plan = plan_guest_boot({.ram = memory_.ranges(),
+                               .vcpu_count = config_.vcpu_count,
+                               .cmdline = cmdline,
+                               .image = config_.image});
+  if (!plan) return std::unexpected(plan.error());
+  if (auto s = load_boot_plan(memory_, *plan); !s) return s;
+  for (auto& vcpu : vcpus_) {
+    const VcpuBootConfig boot_config{.index = vcpu->index(),
+                                     .vcpu_count = config_.vcpu_count,
+                                     .supported_cpuid = supported_cpuid};
+    if (auto s = configure_vcpu(vcpu->fd(), boot_config, *plan); !s) return s;
+  }
+  return {};
+}
+
+VmOutcome Machine::run() {
+  for (auto& vcpu : vcpus_) vcpu->start();
+  if (config_.timeout.count() > 0) {
+    if (!latch_.wait_for(config_.timeout)) {
+      latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
+                                               config_.timeout.count())});
+    }
+  } else {
+    latch_.wait();
+  }
+  stop_all();
+  for (auto& vcpu : vcpus_) vcpu->join();
+  return *latch_.outcome();
+}
+
+std::vector<std::string> Machine::stats_lines() const {
+  std::vector<std::string> lines;
+  for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
+  const UnclaimedIoStats io = ops_.unclaimed();
+  lines.push_back(
+      fmt::format("unclaimed io: pio_reads={} pio_writes={} mmio_reads={} mmio_writes={}",
+                  io.pio_reads, io.pio_writes, io.mmio_reads, io.mmio_writes));
+  return lines;
+}
+
+void Machine::stop_all() {
+  for (auto& vcpu : vcpus_) vcpu->stop();
+}
+
+void Machine::on_guest_exit(std::uint32_t code) {
+  latch_.finish({static_cast<int>(std::min<std::uint32_t>(code, 255)), {}});
+  stop_all();
+}
+
+void Machine::on_guest_event(std::uint32_t event) const {
+  const std::chrono::duration<double, std::milli> at =
+      std::chrono::steady_clock::now() - config_.start;
+  std::fprintf(stderr, "heca: event %u at %.3f ms\n", event, at.count());
+}
+
+void Machine::on_vcpu_fatal(std::uint32_t index, const std::string& why) {
+  latch_.finish({kExitVmFailure, fmt::format("vCPU {}: {}", index, why)});
+  stop_all();
+}
+
+}  // namespace heca::vmm

@@ -1,0 +1,70 @@
+// Machine: one single-node heca VM: KVM handles, guest RAM, devices on the I/O bus and
+// one thread per vCPU, from boot plan to the guest's exit code.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io-aggregation/io_bus.h"
+#include "kernel/base/result.h"
+#include "vmm/bus_vm_ops.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm/kvm_system.h"
+#include "vmm/loader.h"
+#include "vmm/stop_latch.h"
+#include "vmm/vcpu.h"
+
+namespace heca::vmm {
+
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitVmFailure = 1;
+
+struct MachineConfig {
+  std::uint32_t vcpu_count = 1;
+  std::uint64_t memory_bytes = 0;
+  std::string cmdline;
+  GuestImage image;
+  bool append_tsc_khz = false;                  // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
+  std::chrono::steady_clock::time_point start;  // events are timestamped relative to this
+  std::chrono::duration<double> timeout{0};     // 0: wait for the guest forever
+};
+
+// THREADS: create() and run() on the VMM (main) thread; devices call back on vCPU threads.
+class Machine {
+ public:
+  // Validates the configuration (input errors come first and need no /dev/kvm), then
+  // builds the VM, loads the guest and prepares every vCPU.
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Runs every vCPU until the guest exits, a vCPU fails or the timeout passes.
+  [[nodiscard]] VmOutcome run();
+  // One line per vCPU with its exit counters, then one for unclaimed I/O.
+  [[nodiscard]] std::vector<std::string> stats_lines() const;
+
+ private:
+  Machine(const MachineConfig& config, KvmSystem kvm, VmFd vm, GuestMemory memory);
+  [[nodiscard]] Status add_devices();
+  [[nodiscard]] Status create_vcpus();
+  [[nodiscard]] Status boot(std::span<const kvm_cpuid_entry2> supported_cpuid);
+  void stop_all();
+  void on_guest_exit(std::uint32_t code);
+  void on_guest_event(std::uint32_t event) const;
+  void on_vcpu_fatal(std::uint32_t index, const std::string& why);
+
+  MachineConfig config_;
+  KvmSystem kvm_;
+  VmFd vm_;
+  GuestMemory memory_;
+  io::IoBus bus_;
+  BusVmOps ops_{bus_};
+  StopLatch latch_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;  // INVARIANT: fixed once run() starts
+};
+
+}  // namespace heca::vmm
