@@ -5,7 +5,6 @@
 // held per in-flight request.
 #include <boost/context/fiber.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>

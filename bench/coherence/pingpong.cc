@@ -14,8 +14,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kDuration = std::chrono::seconds(2);
 
 // Thread of node `turn`: waits for its turn (counter % 2 == turn), then increments.
-void player(std::uint8_t* base, std::uint64_t turn, std::atomic<bool>& stop,
-            std::uint64_t& moves) {
+void player(std::uint8_t* base, std::uint64_t turn, std::atomic<bool>& stop, std::uint64_t& moves) {
   std::atomic_ref<std::uint64_t> counter(*reinterpret_cast<std::uint64_t*>(base));
   while (!stop.load(std::memory_order_relaxed)) {
     const std::uint64_t value = counter.load(std::memory_order_acquire);
@@ -29,9 +28,8 @@ void player(std::uint8_t* base, std::uint64_t turn, std::atomic<bool>& stop,
 }
 
 double run(std::chrono::microseconds hold) {
-  TwoNodes nodes = start_two_nodes(1 << 20, [&](coherence::ClusterConfig& config) {
-    config.min_hold = hold;
-  });
+  TwoNodes nodes =
+      start_two_nodes(1 << 20, [&](coherence::ClusterConfig& config) { config.min_hold = hold; });
   std::atomic<bool> stop{false};
   std::uint64_t moves[2] = {0, 0};
   const auto start = Clock::now();
@@ -45,12 +43,12 @@ double run(std::chrono::microseconds hold) {
   const auto stats = nodes.remote->stats().protocol;
   stop_two_nodes(nodes);
   const double rate = static_cast<double>(moves[0] + moves[1]) / seconds;
-  std::printf("hold %4lld us: %9.0f page transfers/s (node0 %llu, node1 %llu moves; node1 "
-              "grants %llu)\n",
-              static_cast<long long>(hold.count()), rate,
-              static_cast<unsigned long long>(moves[0]),
-              static_cast<unsigned long long>(moves[1]),
-              static_cast<unsigned long long>(stats.grants_received));
+  std::printf(
+      "hold %4lld us: %9.0f page transfers/s (node0 %llu, node1 %llu moves; node1 "
+      "grants %llu)\n",
+      static_cast<long long>(hold.count()), rate, static_cast<unsigned long long>(moves[0]),
+      static_cast<unsigned long long>(moves[1]),
+      static_cast<unsigned long long>(stats.grants_received));
   return rate;
 }
 

@@ -12,9 +12,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kRegion = 64 << 20;
 
 void run(std::uint32_t window) {
-  TwoNodes nodes = start_two_nodes(kRegion, [&](coherence::ClusterConfig& config) {
-    config.prefetch_window = window;
-  });
+  TwoNodes nodes = start_two_nodes(
+      kRegion, [&](coherence::ClusterConfig& config) { config.prefetch_window = window; });
   const auto* words = reinterpret_cast<const volatile std::uint64_t*>(nodes.remote->data());
   std::uint64_t sum = 0;
   const auto start = Clock::now();

@@ -1,15 +1,15 @@
 // Multi-process coherence tests: 3-4 heca-dsm processes share one region over TCP, on
 // loopback, under fault injection, and in separate network namespaces.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "tests/cluster/dsm_process.h"
 
@@ -50,8 +50,8 @@ std::vector<ChildProcess> start_nodes(const Placement& placement,
   std::vector<ChildProcess> nodes;
   for (std::size_t i = 0; i < placement.hosts.size(); ++i) {
     std::vector<std::string> argv = placement.prefixes[i];
-    argv.insert(argv.end(), {HECA_DSM_PATH, "--id", std::to_string(i), "--peers",
-                             placement.peers(), "--size", "16M"});
+    argv.insert(argv.end(), {HECA_DSM_PATH, "--id", std::to_string(i), "--peers", placement.peers(),
+                             "--size", "16M"});
     argv.insert(argv.end(), workload_args.begin(), workload_args.end());
     nodes.emplace_back(argv, fmt::format("{}/node{}.out", dir, i));
   }
@@ -69,12 +69,11 @@ void expect_all_pass(const Placement& placement, const std::vector<std::string>&
   }
 }
 
-const std::vector<std::string> kRandom = {"--workload", "random", "--threads", "2",
-                                          "--seconds", "3"};
-const std::vector<std::string> kXadd = {"--workload", "xadd", "--threads", "2",
-                                        "--seconds", "2"};
-const std::vector<std::string> kMp = {"--workload", "mp", "--threads", "2",
-                                      "--iterations", "10000"};
+const std::vector<std::string> kRandom = {"--workload", "random",    "--threads",
+                                          "2",          "--seconds", "3"};
+const std::vector<std::string> kXadd = {"--workload", "xadd", "--threads", "2", "--seconds", "2"};
+const std::vector<std::string> kMp = {"--workload", "mp",           "--threads",
+                                      "2",          "--iterations", "10000"};
 
 std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
   args.insert(args.end(), more.begin(), more.end());
@@ -87,7 +86,9 @@ TEST(DsmCluster, RandomReadsAndWritesStayCoherentAcrossFourNodes) {
   expect_all_pass(loopback(4), kRandom);
 }
 
-TEST(DsmCluster, LockXaddCounterFromEveryNodeIsExact) { expect_all_pass(loopback(4), kXadd); }
+TEST(DsmCluster, LockXaddCounterFromEveryNodeIsExact) {
+  expect_all_pass(loopback(4), kXadd);
+}
 
 TEST(DsmCluster, MessagePassingNeverShowsTheForbiddenOutcome) {
   expect_all_pass(loopback(3), kMp);
@@ -95,8 +96,8 @@ TEST(DsmCluster, MessagePassingNeverShowsTheForbiddenOutcome) {
 
 TEST(DsmCluster, KilledNodeIsNamedAndTheOthersExitNonZeroWithinTenSeconds) {
   const Placement placement = loopback(3);
-  auto nodes = start_nodes(placement, {"--workload", "random", "--threads", "1", "--seconds",
-                                       "60"});
+  auto nodes =
+      start_nodes(placement, {"--workload", "random", "--threads", "1", "--seconds", "60"});
   ASSERT_TRUE(poll_until(Clock::now() + 30s, [&] {
     for (auto& node : nodes) {
       if (node.output().find("joined") == std::string::npos) return false;
@@ -129,6 +130,13 @@ TEST(DsmClusterFaultInjection, MessagePassingNeverShowsTheForbiddenOutcome) {
   expect_all_pass(loopback(3), with(kMp, kFaultInjection));
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // Nodes in separate network namespaces joined by a bridge (scripts/netns-cluster).
 class DsmClusterNetns : public ::testing::Test {
  protected:
@@ -136,9 +144,10 @@ class DsmClusterNetns : public ::testing::Test {
 
   static void SetUpTestSuite() {
     prefix_ = fmt::format("hd{}", ::getpid() % 100000);
-    const std::string up = fmt::format("{} up {} {} >/tmp/{}.log 2>&1", script(), kNodes,
-                                       prefix_, prefix_);
+    const std::string up =
+        fmt::format("{} up {} {} >/tmp/{}.log 2>&1", script(), kNodes, prefix_, prefix_);
     available_ = std::system(up.c_str()) == 0;
+    if (!available_) why_ = read_text(fmt::format("/tmp/{}.log", prefix_));
   }
   static void TearDownTestSuite() {
     if (!prefix_.empty()) {
@@ -146,7 +155,7 @@ class DsmClusterNetns : public ::testing::Test {
     }
   }
   void SetUp() override {
-    if (!available_) GTEST_SKIP() << "network namespaces cannot be created here";
+    if (!available_) GTEST_SKIP() << "network namespaces cannot be created here: " << why_;
   }
   static std::string script() { return std::string(HECA_SOURCE_DIR) + "/scripts/netns-cluster"; }
 
@@ -162,13 +171,16 @@ class DsmClusterNetns : public ::testing::Test {
 
   static inline std::string prefix_;
   static inline bool available_ = false;
+  static inline std::string why_;
 };
 
 TEST_F(DsmClusterNetns, RandomReadsAndWritesStayCoherent) {
   expect_all_pass(placement(), kRandom);
 }
 
-TEST_F(DsmClusterNetns, LockXaddCounterIsExact) { expect_all_pass(placement(), kXadd); }
+TEST_F(DsmClusterNetns, LockXaddCounterIsExact) {
+  expect_all_pass(placement(), kXadd);
+}
 
 TEST_F(DsmClusterNetns, MessagePassingNeverShowsTheForbiddenOutcome) {
   expect_all_pass(placement(), kMp);

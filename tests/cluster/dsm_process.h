@@ -44,7 +44,9 @@ std::string make_temp_dir();
 bool poll_until(std::chrono::steady_clock::time_point deadline, auto predicate) {
   while (!predicate()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
-    struct timespec pause{0, 10'000'000};
+    struct timespec pause {
+      0, 10'000'000
+    };
     ::nanosleep(&pause, nullptr);
   }
   return true;

@@ -1,0 +1,67 @@
+// PageRequester: this node's side of the protocol for every page: its local I/S/M state,
+// the one outstanding request per page, and the commands (invalidate/fetch) it serves.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "coherence/actions.h"
+#include "coherence/homing.h"
+#include "coherence/protocol_stats.h"
+#include "kernel/base/result.h"
+
+namespace heca::coherence {
+
+struct RequesterConfig {
+  Nanos min_hold{std::chrono::microseconds(20)};
+  std::uint32_t prefetch_window = 0;
+};
+
+// Thread-safety: owned by one Protocol, called on its thread only.
+class PageRequester {
+ public:
+  PageRequester(const HomeMap& homes, RequesterConfig config, ProtocolStats& stats);
+
+  void on_fault(PageIndex page, Access access, Nanos now, Outbox& out);
+  // Grant / Invalidate / Fetch / FetchInvalidate addressed to this node.
+  [[nodiscard]] Status on_message(const Envelope& envelope, Nanos now, Outbox& out);
+  void on_timer(PageIndex page, Nanos now, Outbox& out);
+
+  [[nodiscard]] PageState state(PageIndex page) const { return pages_[page].state; }
+  [[nodiscard]] bool request_outstanding(PageIndex page) const {
+    return pages_[page].pending != Pending::kNone;
+  }
+  // True when a grant for this page should be received straight into the engine view.
+  [[nodiscard]] bool expects_grant_data(const wire::Message& grant) const;
+  [[nodiscard]] std::uint64_t outstanding_requests() const { return outstanding_; }
+
+ private:
+  enum class Pending : std::uint8_t { kNone, kRead, kWrite };
+  struct LocalPage {
+    PageState state = PageState::kInvalid;
+    Pending pending = Pending::kNone;
+    bool upgrade_after_read = false;  // a write fault arrived while a read was outstanding
+    bool prefetch = false;            // the outstanding read has no waiting thread
+    std::uint64_t request_id = 0;
+    Nanos hold_until{0};
+  };
+  static_assert(sizeof(LocalPage) == 24, "kept for every page of the region");
+
+  void request(PageIndex page, Pending kind, bool prefetch, Outbox& out);
+  void prefetch_after(PageIndex page, Outbox& out);
+  [[nodiscard]] Status on_grant(const Envelope& envelope, Nanos now, Outbox& out);
+  [[nodiscard]] Status on_command(const Envelope& envelope, Nanos now, Outbox& out);
+  void serve(const Envelope& envelope, Outbox& out);
+
+  const HomeMap& homes_;
+  RequesterConfig config_;
+  ProtocolStats& stats_;
+  std::vector<LocalPage> pages_;                      // 24 bytes per page of the region
+  std::unordered_map<PageIndex, Envelope> deferred_;  // home commands waiting for hold_until
+  std::uint64_t next_request_id_ = 1;
+  std::uint64_t outstanding_ = 0;
+};
+
+}  // namespace heca::coherence

@@ -1,0 +1,90 @@
+// TcpPeer: one node's end of the TCP connection to one other node (framing, queues, hello).
+// Internal to TcpTransport; the protocol never sees it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "coherence/tcp_transport.h"
+#include "coherence/wire_header.h"
+#include "kernel/base/fd.h"
+#include "kernel/base/result.h"
+
+namespace heca::coherence {
+
+// The hello each side sends first: u32 magic "HELO", u16 version, u16 node id (little-endian).
+inline constexpr std::size_t kHelloSize = 8;
+inline constexpr std::uint32_t kHelloMagic = 0x4f4c4548;
+inline constexpr std::uint16_t kHelloVersion = 1;
+[[nodiscard]] std::array<std::uint8_t, kHelloSize> encode_hello(NodeId id);
+// The node id of a valid hello; an error naming the problem otherwise.
+[[nodiscard]] Result<NodeId> decode_hello(std::span<const std::uint8_t, kHelloSize> bytes);
+
+// Thread-safety: the owning transport's event-loop thread only.
+class TcpPeer {
+ public:
+  enum class State { kIdle, kConnecting, kAwaitHello, kReady, kLost };
+
+  TcpPeer(TcpTransport& owner, PeerAddress address);
+  ~TcpPeer();
+  TcpPeer(const TcpPeer&) = delete;
+  TcpPeer& operator=(const TcpPeer&) = delete;
+
+  [[nodiscard]] NodeId id() const { return address_.id; }
+  [[nodiscard]] State state() const { return state_; }
+  [[nodiscard]] const PeerAddress& address() const { return address_; }
+  void set_address(PeerAddress address) { address_ = std::move(address); }
+  // "node 2 (10.77.0.3:7400)", for messages.
+  [[nodiscard]] std::string name() const;
+
+  // Outgoing side: non-blocking connect; on success sends hello and awaits the reply.
+  [[nodiscard]] Status start_connect();
+  // Incoming side: the connection's hello was accepted; reply and become ready.
+  [[nodiscard]] Status adopt_accepted(Fd socket);
+  [[nodiscard]] Status send(const wire::Header& header, std::span<const std::uint8_t> payload);
+  [[nodiscard]] std::size_t queued_bytes() const;
+  // Closes the connection without reporting anything (transport shut-down).
+  void close();
+
+ private:
+  struct Incoming {  // a frame whose header was read and whose payload is still arriving
+    wire::Header header;
+    std::span<std::uint8_t> destination;  // empty: the payload is read into rx_
+    std::size_t received = 0;
+  };
+
+  void on_events(std::uint32_t events);
+  void on_connected();
+  void on_readable();
+  [[nodiscard]] Status read_some(bool& would_block);
+  [[nodiscard]] Status read_direct(bool& would_block);
+  [[nodiscard]] Status consume_hello();
+  [[nodiscard]] Status parse_frames();
+  [[nodiscard]] Status start_frame();
+  void deliver(const wire::Header& header, std::span<const std::uint8_t> payload);
+  [[nodiscard]] Status flush();
+  [[nodiscard]] Status update_interest();
+  [[nodiscard]] Status register_socket(std::uint32_t events);
+  void fail(const Error& why);
+
+  TcpTransport& owner_;
+  PeerAddress address_;
+  State state_ = State::kIdle;
+  Fd socket_;
+  bool want_write_ = false;
+  // Output: whole encoded messages; the front may be partly written (out_offset_ bytes).
+  std::deque<std::vector<std::uint8_t>> out_;
+  std::size_t out_offset_ = 0;
+  // Input: bytes [rx_begin_, rx_end_) of rx_ are received but not consumed yet.
+  std::vector<std::uint8_t> rx_;
+  std::size_t rx_begin_ = 0;
+  std::size_t rx_end_ = 0;
+  std::optional<Incoming> incoming_;
+};
+
+}  // namespace heca::coherence

@@ -1,0 +1,306 @@
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "coherence/tcp_peer.h"
+#include "coherence/tcp_transport.h"
+#include "coherence/tests/transport_test_util.h"
+#include "kernel/base/check.h"
+
+namespace heca::coherence {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::make_header;
+using testing::on_loop;
+using testing::RecordingHandler;
+using testing::wait_for;
+
+constexpr std::uint8_t kPageType = 7;
+
+// One in-process node: its own loop, handler, transport and loop thread.
+struct TestNode {
+  explicit TestNode(EventLoop l) : loop(std::move(l)) {}
+  ~TestNode() {
+    loop.stop();
+    if (thread.joinable()) thread.join();
+  }
+  EventLoop loop;
+  RecordingHandler handler;
+  std::unique_ptr<TcpTransport> transport;
+  std::thread thread;
+  std::atomic<bool> connect_done{false};
+  Status connect_status;
+};
+
+// Real nodes for `real_ids` out of `all_ids` (the rest are played by raw sockets), each
+// listening on an ephemeral 127.0.0.1 port.
+class Cluster {
+ public:
+  Cluster(std::vector<NodeId> all_ids, std::vector<NodeId> real_ids,
+          std::chrono::milliseconds timeout = 10s) {
+    for (const NodeId id : real_ids) {
+      auto loop = EventLoop::create();
+      HECA_CHECK(loop.has_value());
+      auto node = std::make_unique<TestNode>(std::move(*loop));
+      TcpTransportConfig config{.self = id, .peers = {}, .connect_timeout = timeout};
+      for (const NodeId peer : all_ids) config.peers.push_back({peer, "127.0.0.1", 0});
+      auto transport = TcpTransport::create(node->loop, config, node->handler);
+      HECA_CHECK(transport.has_value());
+      node->transport = std::move(*transport);
+      ports_[id] = node->transport->listen_port();
+      nodes_[id] = std::move(node);
+    }
+  }
+  std::uint16_t port(NodeId id) { return ports_.at(id); }
+  TestNode& node(NodeId id) { return *nodes_.at(id); }
+  void start() {
+    for (auto& [id, node] : nodes_) {
+      for (const auto& [peer, port] : ports_) {
+        if (peer != id)
+          HECA_CHECK(node->transport->set_peer_address({peer, "127.0.0.1", port}).has_value());
+      }
+      TestNode* n = node.get();
+      n->thread = std::thread([n] {
+        n->connect_status = n->transport->connect_all();
+        n->connect_done = true;
+        HECA_CHECK(n->loop.run().has_value());
+      });
+    }
+  }
+  bool all_connected() {
+    return wait_for([&] {
+      for (auto& [id, node] : nodes_) {
+        if (!node->connect_done) return false;
+      }
+      return true;
+    });
+  }
+
+ private:
+  std::map<NodeId, std::unique_ptr<TestNode>> nodes_;
+  std::map<NodeId, std::uint16_t> ports_;
+};
+
+// A raw TCP connection playing node `as` towards a real node: hello exchanged by hand.
+Fd raw_connect(std::uint16_t port, NodeId as) {
+  Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  HECA_CHECK(::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) == 0);
+  const auto hello = encode_hello(as);
+  HECA_CHECK(::write(s.get(), hello.data(), hello.size()) == static_cast<ssize_t>(hello.size()));
+  return s;
+}
+
+// Reads the peer's hello reply; false when the peer closed the connection instead.
+bool raw_read_hello(int fd) {
+  std::array<std::uint8_t, kHelloSize> reply{};
+  std::size_t got = 0;
+  while (got < reply.size()) {
+    const ssize_t n = ::read(fd, reply.data() + got, reply.size() - got);
+    if (n <= 0) return false;
+    got += static_cast<std::size_t>(n);
+  }
+  return decode_hello(reply).has_value();
+}
+
+std::vector<std::uint8_t> pattern(std::size_t size, std::uint64_t seed) {
+  std::vector<std::uint8_t> bytes(size);
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
+  return bytes;
+}
+
+TEST(TcpTransport, ThreeNodesAllToAllKeepPerPairFifoOrder) {
+  Cluster cluster({0, 1, 2}, {0, 1, 2});
+  cluster.start();
+  ASSERT_TRUE(cluster.all_connected());
+  constexpr std::uint64_t kCount = 300;
+
+  for (NodeId from = 0; from < 3; ++from) {
+    TestNode& node = cluster.node(from);
+    on_loop(node.loop, [&] {
+      for (std::uint64_t seq = 0; seq < kCount; ++seq) {
+        for (NodeId to = 0; to < 3; ++to) {
+          if (to == from) continue;
+          const auto payload = pattern(seq % 3 == 0 ? kPageSize : seq % 50, seq);
+          EXPECT_TRUE(node.transport->send(to, make_header(from, 1, seq, payload.size()), payload)
+                          .has_value());
+        }
+      }
+    });
+  }
+
+  for (NodeId id = 0; id < 3; ++id) {
+    TestNode& node = cluster.node(id);
+    EXPECT_TRUE(node.connect_status.has_value());
+    ASSERT_TRUE(wait_for([&] { return node.handler.messages().size() == 2 * kCount; }));
+    std::map<NodeId, std::uint64_t> next;
+    for (const auto& m : node.handler.messages()) {
+      EXPECT_EQ(m.header.request_id, next[m.from]++);
+      EXPECT_EQ(m.payload, pattern(m.header.payload_length, m.header.request_id));
+    }
+  }
+}
+
+TEST(TcpTransport, PagePayloadLandsInDestinationSpan) {
+  Cluster cluster({0, 1}, {0, 1});
+  std::vector<std::uint8_t> page(kPageSize);
+  cluster.node(1).handler.use_destination(kPageType, page);
+  cluster.start();
+  ASSERT_TRUE(cluster.all_connected());
+  const auto data = pattern(kPageSize, 42);
+
+  on_loop(cluster.node(0).loop, [&] {
+    EXPECT_TRUE(cluster.node(0)
+                    .transport->send(1, make_header(0, kPageType, 1, kPageSize), data)
+                    .has_value());
+  });
+
+  ASSERT_TRUE(wait_for([&] { return cluster.node(1).handler.messages().size() == 1; }));
+  EXPECT_TRUE(cluster.node(1).handler.messages()[0].in_destination);
+  EXPECT_EQ(page, data);
+}
+
+TEST(TcpTransport, LargePayloadsIntoDestinationSurvivePartialReadsAndWrites) {
+  Cluster cluster({0, 1}, {0, 1});
+  std::vector<std::uint8_t> buffer(wire::kMaxPayload);
+  cluster.node(1).handler.use_destination(kPageType, buffer);
+  cluster.start();
+  ASSERT_TRUE(cluster.all_connected());
+  constexpr std::uint64_t kCount = 200;
+
+  on_loop(cluster.node(0).loop, [&] {
+    for (std::uint64_t seq = 0; seq < kCount; ++seq) {
+      const auto payload = pattern(wire::kMaxPayload - seq, seq);
+      const auto header = make_header(0, kPageType, seq, payload.size());
+      EXPECT_TRUE(cluster.node(0).transport->send(1, header, payload).has_value());
+    }
+  });
+
+  ASSERT_TRUE(wait_for([&] { return cluster.node(1).handler.messages().size() == kCount; }));
+  const auto messages = cluster.node(1).handler.messages();
+  for (std::uint64_t seq = 0; seq < kCount; ++seq) {
+    EXPECT_TRUE(messages[seq].in_destination);
+    EXPECT_EQ(messages[seq].payload, pattern(wire::kMaxPayload - seq, seq));
+  }
+}
+
+TEST(TcpTransport, MessagesSentBeforeConnectAreDeliveredAfterHello) {
+  Cluster cluster({0, 1}, {0, 1});
+  const std::vector<std::uint8_t> payload{1, 2, 3};
+  ASSERT_TRUE(cluster.node(1).transport->send(0, make_header(1, 1, 77, 3), payload).has_value());
+
+  cluster.start();
+
+  ASSERT_TRUE(cluster.all_connected());
+  ASSERT_TRUE(wait_for([&] { return cluster.node(0).handler.messages().size() == 1; }));
+  EXPECT_EQ(cluster.node(0).handler.messages()[0].header.request_id, 77u);
+  EXPECT_EQ(cluster.node(0).handler.messages()[0].payload, payload);
+}
+
+TEST(TcpTransport, GarbageFrameClosesOnlyThatConnection) {
+  Cluster cluster({0, 1, 2}, {1, 2});
+  cluster.start();
+  Fd to_1 = raw_connect(cluster.port(1), 0);
+  Fd to_2 = raw_connect(cluster.port(2), 0);
+  ASSERT_TRUE(raw_read_hello(to_1.get()));
+  ASSERT_TRUE(raw_read_hello(to_2.get()));
+  ASSERT_TRUE(cluster.all_connected());
+  const std::array<std::uint8_t, wire::kHeaderSize> garbage{0xde, 0xad, 0xbe, 0xef};
+
+  ASSERT_EQ(::write(to_1.get(), garbage.data(), garbage.size()),
+            static_cast<ssize_t>(garbage.size()));
+
+  ASSERT_TRUE(wait_for([&] { return cluster.node(1).handler.lost().size() == 1; }));
+  const auto lost = cluster.node(1).handler.lost()[0];
+  EXPECT_EQ(lost.first, 0);
+  EXPECT_NE(lost.second.find("malformed frame header"), std::string::npos) << lost.second;
+  on_loop(cluster.node(1).loop, [&] {
+    EXPECT_TRUE(cluster.node(1).transport->send(2, make_header(1, 1, 5, 0), {}).has_value());
+  });
+  ASSERT_TRUE(wait_for([&] { return cluster.node(2).handler.messages().size() == 1; }));
+  EXPECT_TRUE(
+      on_loop(cluster.node(2).loop, [&] { return cluster.node(2).transport->connected(0); }));
+  EXPECT_TRUE(cluster.node(2).handler.lost().empty());
+}
+
+TEST(TcpTransport, PeerEofInsideFrameIsReportedOnce) {
+  Cluster cluster({0, 1}, {1});
+  cluster.start();
+  Fd raw = raw_connect(cluster.port(1), 0);
+  ASSERT_TRUE(raw_read_hello(raw.get()));
+  ASSERT_TRUE(cluster.all_connected());
+  std::array<std::uint8_t, wire::kHeaderSize> header{};
+  wire::encode_header(make_header(0, 1, 1, 100), header);
+
+  ASSERT_EQ(::write(raw.get(), header.data(), header.size()), static_cast<ssize_t>(header.size()));
+  raw.reset();
+
+  ASSERT_TRUE(wait_for([&] { return cluster.node(1).handler.lost().size() == 1; }));
+  const auto send_after = on_loop(cluster.node(1).loop, [&] {
+    return cluster.node(1).transport->send(0, make_header(1, 1, 1, 0), {});
+  });
+  on_loop(cluster.node(1).loop, [] {});  // one more loop turn for any duplicate report
+  EXPECT_EQ(cluster.node(1).handler.lost().size(), 1u);
+  EXPECT_NE(cluster.node(1).handler.lost()[0].second.find("EOF"), std::string::npos);
+  EXPECT_FALSE(send_after.has_value());
+}
+
+TEST(TcpTransport, HelloFromUnknownNodeIsRejected) {
+  Cluster cluster({0, 1}, {1});
+  cluster.start();
+
+  Fd stranger = raw_connect(cluster.port(1), 9);
+
+  EXPECT_FALSE(raw_read_hello(stranger.get()));
+  Fd real = raw_connect(cluster.port(1), 0);
+  EXPECT_TRUE(raw_read_hello(real.get()));
+}
+
+TEST(TcpTransport, DuplicateConnectionIsRejected) {
+  Cluster cluster({0, 1}, {1});
+  cluster.start();
+  Fd first = raw_connect(cluster.port(1), 0);
+  ASSERT_TRUE(raw_read_hello(first.get()));
+
+  Fd second = raw_connect(cluster.port(1), 0);
+
+  EXPECT_FALSE(raw_read_hello(second.get()));
+  EXPECT_TRUE(cluster.node(1).handler.lost().empty());
+}
+
+TEST(TcpTransport, ConnectAllTimesOutNamingMissingPeer) {
+  Cluster cluster({0, 1, 2}, {0, 1}, 300ms);
+  Fd unused{::socket(AF_INET, SOCK_STREAM, 0)};  // node 2's port: bound, never listening
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(unused.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)), 0);
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ(::getsockname(unused.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  for (const NodeId id : {NodeId{0}, NodeId{1}}) {
+    ASSERT_TRUE(cluster.node(id)
+                    .transport->set_peer_address({2, "127.0.0.1", ntohs(sa.sin_port)})
+                    .has_value());
+  }
+
+  cluster.start();
+
+  ASSERT_TRUE(cluster.all_connected());
+  const Status status = cluster.node(0).connect_status;
+  ASSERT_FALSE(status.has_value());
+  EXPECT_NE(status.error().what.find("missing node 2 at 127.0.0.1"), std::string::npos)
+      << status.error().what;
+  EXPECT_EQ(status.error().what.find("node 1 at"), std::string::npos) << status.error().what;
+}
+
+}  // namespace
+}  // namespace heca::coherence
