@@ -66,8 +66,7 @@ Status TcpPeer::start_connect() {
   }
   Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
   if (!s) return errno_error("socket");
-  const int one = 1;
-  ::setsockopt(s.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (auto tuned = tune_node_socket(s.get(), owner_.dead_peer_timeout()); !tuned) return tuned;
   if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0 &&
       errno != EINPROGRESS) {
     return errno_error("connect");

@@ -60,6 +60,7 @@ TcpTransport::TcpTransport(EventLoop& loop, TcpTransportConfig config, Transport
       handler_(handler),
       self_(config.self),
       connect_timeout_(config.connect_timeout),
+      dead_peer_timeout_(config.dead_peer_timeout),
       addresses_(std::move(config.peers)) {}
 
 TcpTransport::~TcpTransport() {
@@ -81,6 +82,25 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::create(EventLoop& loop,
   }
   if (auto s = transport->listen(); !s) return std::unexpected(s.error());
   return transport;
+}
+
+Status tune_node_socket(int fd, std::chrono::milliseconds dead_peer_timeout) {
+  // Keepalive probes start after a quarter of the timeout of silence; TCP_USER_TIMEOUT then
+  // bounds both unanswered probes and unacknowledged data.
+  const int idle_s = std::max(1, static_cast<int>(dead_peer_timeout.count() / 4000));
+  const auto user_timeout_ms = static_cast<unsigned>(dead_peer_timeout.count());
+  const int one = 1;
+  const int probes = 3;
+  const bool ok =
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
+      ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0 &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) == 0 &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle_s, sizeof(idle_s)) == 0 &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes)) == 0 &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+                   sizeof(user_timeout_ms)) == 0;
+  if (!ok) return errno_error("tuning a node socket (nodelay, keepalive, user timeout)");
+  return {};
 }
 
 Status TcpTransport::listen() {
@@ -121,8 +141,10 @@ void TcpTransport::on_accept() {
         spdlog::error("node {}: accept: {}", self_, std::strerror(errno));
       return;
     }
-    const int one = 1;
-    ::setsockopt(s.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (auto tuned = tune_node_socket(s.get(), dead_peer_timeout_); !tuned) {
+      spdlog::error("node {}: {}", self_, tuned.error().message());
+      continue;
+    }
     const int fd = s.get();
     auto pending = std::make_unique<Pending>();
     pending->socket = std::move(s);
@@ -237,7 +259,8 @@ void TcpTransport::peer_failed(TcpPeer& peer, const Error& why) {
     return;
   }
   const Error lost{why.code, peer.name() + ": " + why.what};
-  spdlog::error("node {}: lost {}", self_, lost.message());
+  // The handler decides whether this is an error (a peer may also leave after a final barrier).
+  spdlog::warn("node {}: lost {}", self_, lost.message());
   // Reported from the loop, not from inside send() or a handler callback.
   loop_.post([this, alive = alive_, id = peer.id(), lost] {
     if (*alive) handler_.on_peer_lost(id, lost);

@@ -28,7 +28,14 @@ struct TcpTransportConfig {
   NodeId self = 0;
   std::vector<PeerAddress> peers;  // all nodes, including self (its entry gives the listen address)
   std::chrono::milliseconds connect_timeout{10000};
+  // A peer whose link is silent this long (no ack for sent data, no keepalive answer) is
+  // lost, even if its host vanished without closing the connection.
+  std::chrono::milliseconds dead_peer_timeout{4000};
 };
+
+// Sets TCP_NODELAY, and keepalive plus TCP_USER_TIMEOUT so a dead link is detected within
+// about `dead_peer_timeout`. Used on both connected and accepted node sockets.
+[[nodiscard]] Status tune_node_socket(int fd, std::chrono::milliseconds dead_peer_timeout);
 
 class TcpPeer;
 
@@ -56,6 +63,7 @@ class TcpTransport final : public Transport {
   [[nodiscard]] bool connected(NodeId peer) const;
   // Bytes accepted by send() and not yet written to any socket.
   [[nodiscard]] std::size_t queued_bytes() const;
+  [[nodiscard]] std::chrono::milliseconds dead_peer_timeout() const { return dead_peer_timeout_; }
 
   // Writes at once when the connection is idle; otherwise copies into the peer's output
   // queue (unbounded), flushed on EPOLLOUT. Before the hello exchange completes messages
@@ -87,6 +95,7 @@ class TcpTransport final : public Transport {
   TransportHandler& handler_;
   NodeId self_;
   std::chrono::milliseconds connect_timeout_;
+  std::chrono::milliseconds dead_peer_timeout_;
   std::vector<PeerAddress> addresses_;
   std::vector<std::unique_ptr<TcpPeer>> peers_;  // every node except self
   std::vector<std::unique_ptr<Pending>> pending_;

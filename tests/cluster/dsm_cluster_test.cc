@@ -82,6 +82,36 @@ std::vector<std::string> with(std::vector<std::string> args, std::vector<std::st
 
 const std::vector<std::string> kFaultInjection = {"--fault-injection-us", "100"};
 
+// Starts a 60 s random workload on every node and returns once all have joined and run a
+// little, so that a failure injected next lands mid-run, not at start-up.
+std::vector<ChildProcess> start_long_run(const Placement& placement) {
+  auto nodes =
+      start_nodes(placement, {"--workload", "random", "--threads", "1", "--seconds", "60"});
+  const bool joined = poll_until(Clock::now() + 30s, [&] {
+    for (auto& node : nodes) {
+      if (node.output().find("joined") == std::string::npos) return false;
+    }
+    return true;
+  });
+  EXPECT_TRUE(joined) << "not every node joined within 30 s";
+  ::usleep(300'000);
+  return nodes;
+}
+
+// Every node but the last (the one that failed) exits non-zero by `deadline`, naming it.
+void expect_survivors_name_the_lost_node(std::vector<ChildProcess>& nodes,
+                                         const Placement& placement, Clock::time_point deadline) {
+  const std::size_t lost = nodes.size() - 1;
+  const std::string name =
+      fmt::format("lost node {} ({}:{})", lost, placement.hosts[lost], placement.ports[lost]);
+  for (std::size_t i = 0; i < lost; ++i) {
+    const auto status = nodes[i].wait_until(deadline);
+    ASSERT_TRUE(status.has_value()) << "node " << i << " still running at the deadline";
+    EXPECT_NE(*status, 0);
+    EXPECT_NE(nodes[i].output().find(name), std::string::npos) << nodes[i].output();
+  }
+}
+
 TEST(DsmCluster, RandomReadsAndWritesStayCoherentAcrossFourNodes) {
   expect_all_pass(loopback(4), kRandom);
 }
@@ -96,26 +126,11 @@ TEST(DsmCluster, MessagePassingNeverShowsTheForbiddenOutcome) {
 
 TEST(DsmCluster, KilledNodeIsNamedAndTheOthersExitNonZeroWithinTenSeconds) {
   const Placement placement = loopback(3);
-  auto nodes =
-      start_nodes(placement, {"--workload", "random", "--threads", "1", "--seconds", "60"});
-  ASSERT_TRUE(poll_until(Clock::now() + 30s, [&] {
-    for (auto& node : nodes) {
-      if (node.output().find("joined") == std::string::npos) return false;
-    }
-    return true;
-  }));
-  ::usleep(300'000);  // let the workload run: the kill lands mid-run, not at start-up
+  auto nodes = start_long_run(placement);
 
   nodes[2].kill_now();
-  const auto deadline = Clock::now() + 10s;
 
-  const std::string name = fmt::format("lost node 2 (127.0.0.1:{})", placement.ports[2]);
-  for (std::size_t i = 0; i < 2; ++i) {
-    const auto status = nodes[i].wait_until(deadline);
-    ASSERT_TRUE(status.has_value()) << "node " << i << " still running 10 s after the kill";
-    EXPECT_NE(*status, 0);
-    EXPECT_NE(nodes[i].output().find(name), std::string::npos) << nodes[i].output();
-  }
+  expect_survivors_name_the_lost_node(nodes, placement, Clock::now() + 10s);
 }
 
 TEST(DsmClusterFaultInjection, RandomReadsAndWritesStayCoherent) {
@@ -184,6 +199,30 @@ TEST_F(DsmClusterNetns, LockXaddCounterIsExact) {
 
 TEST_F(DsmClusterNetns, MessagePassingNeverShowsTheForbiddenOutcome) {
   expect_all_pass(placement(), kMp);
+}
+
+// The last node's link goes down without any socket being closed: only keepalive and the
+// TCP user timeout can notice.
+TEST_F(DsmClusterNetns, BrokenLinkIsNamedAndTheOthersExitNonZeroWithinTenSeconds) {
+  const Placement nodes_at = placement();
+  auto nodes = start_long_run(nodes_at);
+
+  const std::string cut = fmt::format("ip -n {}-br link set v{} down", prefix_, kNodes - 1);
+  ASSERT_EQ(std::system(cut.c_str()), 0) << cut;
+
+  // The first survivor to time out names the cut node and exits; the others may see that
+  // exit first and name it instead. Every survivor must stop in time, and one names the cut.
+  const auto deadline = Clock::now() + 10s;
+  const std::string cut_name = fmt::format("lost node {} ({}:{})", kNodes - 1,
+                                           nodes_at.hosts[kNodes - 1], nodes_at.ports[kNodes - 1]);
+  std::string survivors_output;
+  for (std::size_t i = 0; i + 1 < kNodes; ++i) {
+    const auto status = nodes[i].wait_until(deadline);
+    ASSERT_TRUE(status.has_value()) << "node " << i << " still running 10 s after the cut";
+    EXPECT_NE(*status, 0);
+    survivors_output += nodes[i].output();
+  }
+  EXPECT_NE(survivors_output.find(cut_name), std::string::npos) << survivors_output;
 }
 
 }  // namespace
