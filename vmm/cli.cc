@@ -3,16 +3,16 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <cctype>
 #include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <limits>
 #include <optional>
 #include <vector>
 
+#include "firmware/litmus/session.h"
+#include "kernel/base/size.h"
 #include "vmm/machine.h"
 
 #ifdef HECA_HAVE_TEST_GUEST
@@ -31,6 +31,9 @@ struct RunOptions {
   std::string memory = "256M";
   double timeout_s = 0;
   bool stats = false;
+  std::string litmus;  // a .litmus file: run it on the test guest instead of its workloads
+  std::uint64_t iterations = 1000;
+  std::string litmus_model = "tso";
 };
 
 // The guest image bytes; kept alive for as long as the Machine uses spans into them.
@@ -87,7 +90,7 @@ Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& image
   if (!options.initrd.empty() && options.kernel.empty()) {
     return make_error("--initrd needs --kernel");
   }
-  auto memory = parse_size(options.memory);
+  auto memory = heca::parse_size(options.memory);
   if (!memory) return std::unexpected(memory.error());
   if (options.timeout_s < 0) return make_error("--timeout must not be negative");
   const bool flat = !options.guest.empty();
@@ -102,18 +105,27 @@ Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& image
                        .timeout = std::chrono::duration<double>(options.timeout_s)};
 }
 
-std::optional<std::uint64_t> size_multiplier(std::string suffix) {
-  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (suffix.ends_with("IB"))
-    suffix.resize(suffix.size() - 2);
-  else if (suffix.size() > 1 && suffix.ends_with("B"))
-    suffix.resize(suffix.size() - 1);
-  if (suffix.empty() || suffix == "B") return 1;
-  if (suffix == "K") return 1ULL << 10;
-  if (suffix == "M") return 1ULL << 20;
-  if (suffix == "G") return 1ULL << 30;
-  if (suffix == "T") return 1ULL << 40;
-  return std::nullopt;
+// --litmus: the test, its allowed set and its blob, which the guest finds via its cmdline.
+Result<firmware::litmus::LitmusSetup> add_litmus(const RunOptions& options, MachineConfig& config) {
+  if (options.guest != "test") return make_error("--litmus needs --guest test");
+  auto model = firmware::litmus::parse_model_name(options.litmus_model);
+  if (!model) return std::unexpected(model.error());
+  auto setup = firmware::litmus::prepare_litmus(options.litmus, options.iterations, *model, options.vcpus);
+  if (!setup) return std::unexpected(setup.error());
+  config.cmdline += setup->cmdline_key;
+  config.extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
+  return setup;
+}
+
+// After a clean guest exit: the histogram beside the allowed set on stdout, and its verdict.
+int litmus_exit(const firmware::litmus::LitmusSetup& setup, const Machine& machine) {
+  auto memory = machine.read_guest(setup.blob.gpa, setup.blob.bytes.size());
+  if (!memory) return fail(memory.error().message());
+  auto verdict = firmware::litmus::judge_litmus(setup, *memory);
+  if (!verdict) return fail(verdict.error().message());
+  for (const auto& line : verdict->lines) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return verdict->exit_code;
 }
 
 int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point start) {
@@ -121,6 +133,12 @@ int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point
   auto config = make_config(options, images);
   if (!config) return fail(config.error().message());
   config->start = start;
+  std::optional<firmware::litmus::LitmusSetup> litmus;
+  if (!options.litmus.empty()) {
+    auto setup = add_litmus(options, *config);
+    if (!setup) return fail(setup.error().message());
+    litmus = std::move(*setup);
+  }
   auto machine = Machine::create(*config);
   if (!machine) return fail(machine.error().message());
   const VmOutcome outcome = (*machine)->run();
@@ -129,6 +147,7 @@ int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point
       std::fprintf(stderr, "heca: %s\n", line.c_str());
   }
   if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
+  if (litmus && outcome.exit_code == 0) return litmus_exit(*litmus, **machine);
   return outcome.exit_code;
 }
 
@@ -145,29 +164,15 @@ void add_run_options(CLI::App& run, RunOptions& options) {
                  "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
   run.add_flag("--stats", options.stats, "Print per-vCPU exit counters at exit");
+  run.add_option("--litmus", options.litmus,
+                 "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is seen");
+  run.add_option("--iterations", options.iterations, "Iterations of the --litmus test")->capture_default_str();
+  run.add_option("--litmus-model", options.litmus_model,
+                 "Model that decides the allowed outcomes: tso, or sc (too strict; for testing heca)")
+      ->capture_default_str();
 }
 
 }  // namespace
-
-Result<std::uint64_t> parse_size(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0) return make_error(fmt::format("invalid size '{}': expected e.g. 256M", text));
-  const auto multiplier = size_multiplier(std::string(text.substr(digits)));
-  if (!multiplier) return make_error(fmt::format("invalid size '{}': unknown suffix", text));
-  std::uint64_t value = 0;
-  for (const char c : text.substr(0, digits)) {
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      return make_error(fmt::format("invalid size '{}': too large", text));
-    }
-    value = value * 10 + digit;
-  }
-  if (value > std::numeric_limits<std::uint64_t>::max() / *multiplier) {
-    return make_error(fmt::format("invalid size '{}': too large", text));
-  }
-  return value * *multiplier;
-}
 
 int run_cli(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();

@@ -12,10 +12,6 @@ namespace heca::vmm {
 
 inline constexpr int kExitUsage = 2;
 
-// "256M", "1G", "4096K", "1048576": bytes. Suffixes K/M/G/T (binary), optional "B"/"iB",
-// any case. Errors on empty input, junk, or overflow.
-[[nodiscard]] Result<std::uint64_t> parse_size(std::string_view text);
-
 // Runs the heca CLI and returns the process exit code.
 [[nodiscard]] int run_cli(int argc, char** argv);
 

@@ -28,6 +28,7 @@ Result<firmware::BootPlan> plan_guest_boot(const LoadRequest& request) {
   };
   auto plan = firmware::plan_boot(boot);
   if (!plan) return std::unexpected(plan.error());
+  plan->writes.insert(plan->writes.end(), request.extra_writes.begin(), request.extra_writes.end());
   for (const auto& write : plan->writes) {
     if (!ram_offset(request.ram, write.gpa, write.bytes.size())) {
       return make_error(

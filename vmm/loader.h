@@ -20,6 +20,7 @@ struct LoadRequest {
   std::uint32_t vcpu_count = 1;
   std::string cmdline;
   GuestImage image;
+  std::span<const firmware::GuestWrite> extra_writes;  // e.g. a litmus blob; checked like the rest
 };
 
 // plan_boot() for one package of vcpu_count vCPUs (APIC id == index), then a check that

@@ -59,7 +59,11 @@ Status validate_boot(const MachineConfig& config) {
   std::string cmdline = config.cmdline;
   if (config.append_tsc_khz) cmdline += kTscKhzPlaceholder;
   auto plan = plan_guest_boot(
-      {.ram = ram, .vcpu_count = config.vcpu_count, .cmdline = cmdline, .image = config.image});
+      {.ram = ram,
+       .vcpu_count = config.vcpu_count,
+       .cmdline = cmdline,
+       .image = config.image,
+       .extra_writes = config.extra_writes});
   if (!plan) return std::unexpected(plan.error());
   return {};
 }
@@ -150,7 +154,8 @@ Status Machine::boot(std::span<const kvm_cpuid_entry2> supported_cpuid) {
   auto plan = plan_guest_boot({.ram = memory_.ranges(),
                                .vcpu_count = config_.vcpu_count,
                                .cmdline = cmdline,
-                               .image = config_.image});
+                               .image = config_.image,
+                               .extra_writes = config_.extra_writes});
   if (!plan) return std::unexpected(plan.error());
   if (auto s = load_boot_plan(memory_, *plan); !s) return s;
   for (auto& vcpu : vcpus_) {
@@ -175,6 +180,10 @@ VmOutcome Machine::run() {
   stop_all();
   for (auto& vcpu : vcpus_) vcpu->join();
   return *latch_.outcome();
+}
+
+Result<std::span<const std::uint8_t>> Machine::read_guest(std::uint64_t gpa, std::uint64_t length) const {
+  return memory_.read(gpa, length);
 }
 
 std::vector<std::string> Machine::stats_lines() const {

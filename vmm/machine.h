@@ -27,6 +27,7 @@ struct MachineConfig {
   std::uint64_t memory_bytes = 0;
   std::string cmdline;
   GuestImage image;
+  std::vector<firmware::GuestWrite> extra_writes;  // loaded after the boot plan (e.g. a litmus blob)
   bool append_tsc_khz = false;                  // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
   std::chrono::steady_clock::time_point start;  // events are timestamped relative to this
   std::chrono::duration<double> timeout{0};     // 0: wait for the guest forever
@@ -44,6 +45,8 @@ class Machine {
 
   // Runs every vCPU until the guest exits, a vCPU fails or the timeout passes.
   [[nodiscard]] VmOutcome run();
+  // Guest RAM [gpa, gpa + length) as it is now (engine view); for reading results after run().
+  [[nodiscard]] Result<std::span<const std::uint8_t>> read_guest(std::uint64_t gpa, std::uint64_t length) const;
   // One line per vCPU with its exit counters, then one for unclaimed I/O.
   [[nodiscard]] std::vector<std::string> stats_lines() const;
 

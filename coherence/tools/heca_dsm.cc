@@ -9,6 +9,7 @@
 #include "coherence/cluster_memory.h"
 #include "coherence/tools/workloads.h"
 #include "kernel/base/log.h"
+#include "kernel/base/size.h"
 
 namespace heca::coherence::tools {
 namespace {
@@ -27,26 +28,6 @@ struct Args {
   std::int64_t hold_us = 20;
   bool stats = true;
 };
-
-Result<std::size_t> parse_size(const std::string& text) {
-  std::size_t used = 0;
-  std::uint64_t value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    return make_error("bad size '" + text + "'");
-  }
-  const std::string suffix = text.substr(used);
-  if (suffix == "K" || suffix == "k")
-    value <<= 10;
-  else if (suffix == "M" || suffix == "m")
-    value <<= 20;
-  else if (suffix == "G" || suffix == "g")
-    value <<= 30;
-  else if (!suffix.empty())
-    return make_error("bad size suffix '" + suffix + "'");
-  return static_cast<std::size_t>(value);
-}
 
 Result<ClusterConfig> make_config(const Args& args) {
   auto peers = parse_peers(args.peers);

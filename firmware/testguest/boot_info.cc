@@ -48,6 +48,29 @@ bool parse_u64(const char* text, uint64_t* out) {
   return p != text;
 }
 
+// "0x" and hex digits up to the next space; false on an empty, malformed or overflowing number.
+bool parse_hex_u64(const char* text, uint64_t* out) {
+  if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) return false;
+  uint64_t value = 0;
+  const char* p = text + 2;
+  for (; *p != '\0' && !is_space(*p); ++p) {
+    uint64_t digit = 0;
+    if (*p >= '0' && *p <= '9') {
+      digit = static_cast<uint64_t>(*p - '0');
+    } else if (*p >= 'a' && *p <= 'f') {
+      digit = static_cast<uint64_t>(*p - 'a' + 10);
+    } else if (*p >= 'A' && *p <= 'F') {
+      digit = static_cast<uint64_t>(*p - 'A' + 10);
+    } else {
+      return false;
+    }
+    if (value >> 60 != 0) return false;
+    value = value << 4 | digit;
+  }
+  *out = value;
+  return p != text + 2;
+}
+
 const char* parse_word(const char* word, GuestConfig* config) {
   const char* value = nullptr;
   if (key_is(word, "iters", &value)) return parse_u64(value, &config->iters) ? nullptr : "bad iters=";
@@ -60,6 +83,10 @@ const char* parse_word(const char* word, GuestConfig* config) {
     return nullptr;
   }
   if (key_is(word, "tsc_khz", &value)) return parse_u64(value, &config->tsc_khz) ? nullptr : "bad tsc_khz=";
+  if (key_is(word, "litmus", &value)) {
+    if (!parse_hex_u64(value, &config->litmus_blob) || config->litmus_blob == 0) return "bad litmus=";
+    return nullptr;
+  }
   if (key_is(word, "fault", &value)) {
     if (!word_is(value, "lost_update")) return "unknown fault=";
     config->lost_update = true;

@@ -14,6 +14,7 @@ struct GuestConfig {
   uint64_t mbw_reps = 5;     // timed memcpy passes (after one untimed warm-up pass)
   uint64_t tsc_khz = 0;      // 0: unknown, report cycles only
   bool lost_update = false;  // fault=lost_update: CPU 0 skips one xadd increment
+  uint64_t litmus_blob = 0;  // litmus=0xADDR: run the litmus blob there instead of the workloads
 };
 
 struct CpuTable {

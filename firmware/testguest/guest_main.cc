@@ -5,6 +5,7 @@
 #include "firmware/testguest/boot_info.h"
 #include "firmware/testguest/console.h"
 #include "firmware/testguest/cpu.h"
+#include "firmware/testguest/litmus_runner.h"
 #include "firmware/testguest/workloads.h"
 
 namespace heca::firmware::guest {
@@ -41,6 +42,12 @@ void read_boot_info(uint64_t boot_params) {
   if (bsp_index == TG_MAX_CPUS) {
     Line().str("bsp apic ").dec(current_apic_id()).str(" is not among the MADT's ").dec(cpus.count).str(" cpus").emit();
     fail_and_exit("BSP APIC id not in MADT", TG_EXIT_SETUP_ERROR);
+  }
+  if (config.litmus_blob != 0) {
+    if (const char* error = check_litmus_blob(config.litmus_blob, boot_params, cpus.count)) {
+      fail_and_exit(error, TG_EXIT_SETUP_ERROR);
+    }
+    return;  // litmus mode runs no memcpy phase, so needs no buffers
   }
   const uint64_t need_end = TG_BUFFER_BASE + mbw_buffer_bytes(cpus.count, config);
   if (!e820_covers(boot_params, TG_BUFFER_BASE, need_end)) {
@@ -102,6 +109,7 @@ uint64_t mib_per_s(const MbwResult& r) {
   if (index == bsp_index) wait_for_check_ins();
   bool sense = false;
   phase_barrier.wait(cpus.count, &sense);
+  if (config.litmus_blob != 0) run_litmus(index, config.litmus_blob);
   run_xadd_phase(index, config);
   phase_barrier.wait(cpus.count, &sense);
   run_spinlock_phase(index, config);

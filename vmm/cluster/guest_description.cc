@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -19,21 +18,6 @@ namespace {
 
 constexpr std::int64_t kMaxNodeId = 1 << 16;
 constexpr std::int64_t kMaxVcpuId = 1 << 16;
-
-std::optional<std::uint64_t> size_multiplier(std::string suffix) {
-  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (suffix.ends_with("IB")) {
-    suffix.resize(suffix.size() - 2);
-  } else if (suffix.size() > 1 && suffix.ends_with("B")) {
-    suffix.resize(suffix.size() - 1);
-  }
-  if (suffix.empty() || suffix == "B") return 1;
-  if (suffix == "K") return 1ULL << 10;
-  if (suffix == "M") return 1ULL << 20;
-  if (suffix == "G") return 1ULL << 30;
-  if (suffix == "T") return 1ULL << 40;
-  return std::nullopt;
-}
 
 // Resolves `path` against `base_dir` and checks that it names an existing regular file.
 Result<std::string> existing_file(const TableReader& reader, std::string_view key,
@@ -272,26 +256,6 @@ Result<GuestDescription> parse_in(std::string_view text, std::string_view source
 }
 
 }  // namespace
-
-Result<std::uint64_t> parse_size_string(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0) return make_error(fmt::format("invalid size \"{}\": expected e.g. \"256M\"", text));
-  const auto multiplier = size_multiplier(std::string(text.substr(digits)));
-  if (!multiplier) return make_error(fmt::format("invalid size \"{}\": unknown suffix", text));
-  std::uint64_t value = 0;
-  for (const char c : text.substr(0, digits)) {
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      return make_error(fmt::format("invalid size \"{}\": too large", text));
-    }
-    value = value * 10 + digit;
-  }
-  if (value > std::numeric_limits<std::uint64_t>::max() / *multiplier) {
-    return make_error(fmt::format("invalid size \"{}\": too large", text));
-  }
-  return value * *multiplier;
-}
 
 Result<GuestDescription> parse_guest_description(std::string_view text,
                                                  std::string_view source_name) {

@@ -108,7 +108,4 @@ struct GuestDescription {
 // Reads, parses and validates the file at `path`.
 [[nodiscard]] Result<GuestDescription> load_guest_description(const std::string& path);
 
-// "256M", "1G", "4096K", "1048576", optional "B"/"iB", any case: bytes.
-[[nodiscard]] Result<std::uint64_t> parse_size_string(std::string_view text);
-
 }  // namespace heca::vmm::cluster

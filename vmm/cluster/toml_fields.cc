@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "kernel/base/size.h"
 #include "vmm/cluster/guest_description.h"
 
 namespace heca::vmm::cluster {
@@ -90,7 +91,7 @@ Result<std::optional<std::uint64_t>> TableReader::size(std::string_view key) con
     return std::optional(static_cast<std::uint64_t>(value));
   }
   if (!node->is_string()) return wrong_type(key, "a size (e.g. \"512M\") or integer", *node);
-  auto bytes = parse_size_string(node->as_string()->get());
+  auto bytes = heca::parse_size(node->as_string()->get());
   if (!bytes) return error_at(key, bytes.error().what);
   return std::optional(*bytes);
 }

@@ -49,12 +49,31 @@ TEST(TestGuestCmdline, KeepsDefaultsForAnEmptyCmdline) {
   EXPECT_EQ(config.mbw_kib, 4096U);
   EXPECT_EQ(config.tsc_khz, 0U);
   EXPECT_FALSE(config.lost_update);
+  EXPECT_EQ(config.litmus_blob, 0U);
 }
 
 TEST(TestGuestCmdline, RejectsAMalformedNumber) {
   GuestConfig config;
 
   EXPECT_NE(parse_cmdline("iters=12x", &config), nullptr);
+}
+
+TEST(TestGuestCmdline, ReadsTheLitmusBlobAddressInHex) {
+  GuestConfig config;
+
+  const char* error = parse_cmdline("iters=5 litmus=0x2000000", &config);
+
+  EXPECT_EQ(error, nullptr);
+  EXPECT_EQ(config.litmus_blob, 0x2000000U);
+}
+
+TEST(TestGuestCmdline, RejectsAMalformedLitmusAddress) {
+  GuestConfig config;
+
+  EXPECT_NE(parse_cmdline("litmus=2000000", &config), nullptr);
+  EXPECT_NE(parse_cmdline("litmus=0x", &config), nullptr);
+  EXPECT_NE(parse_cmdline("litmus=0x0", &config), nullptr);
+  EXPECT_NE(parse_cmdline("litmus=0x12g", &config), nullptr);
 }
 
 TEST(TestGuestCmdline, RejectsAnUnknownFault) {

@@ -351,7 +351,7 @@ TEST(GuestDescriptionErrors, RdmaTransportIsNotBuilt) {
 
 TEST(GuestDescriptionErrors, BadSizeStringIsNamed) {
   EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"lots\"\n")),
-              HasSubstr("guest.memory: invalid size \"lots\""));
+              HasSubstr("guest.memory: invalid size 'lots'"));
 }
 
 }  // namespace

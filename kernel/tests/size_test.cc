@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "vmm/cli.h"
+#include "kernel/base/size.h"
 
-namespace heca::vmm {
+namespace heca {
 namespace {
 
 TEST(ParseSize, AcceptsBinarySuffixes) {
@@ -37,4 +37,4 @@ TEST(ParseSize, RejectsOverflow) {
 }
 
 }  // namespace
-}  // namespace heca::vmm
+}  // namespace heca

@@ -1,0 +1,106 @@
+#include "firmware/litmus/session.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "firmware/litmus/parser.h"
+
+namespace heca::firmware::litmus {
+namespace {
+
+Result<std::string> read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return errno_error(fmt::format("cannot open litmus file '{}'", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string quantifier_text(Quantifier q) {
+  switch (q) {
+    case Quantifier::kExists:
+      return "exists";
+    case Quantifier::kNotExists:
+      return "~exists";
+    case Quantifier::kForall:
+      return "forall";
+  }
+  return "?";
+}
+
+void add_table(const LitmusSetup& setup, const Histogram& histogram, LitmusVerdict* verdict) {
+  const auto vars = observed_vars(setup.test);
+  const std::string model = model_name(setup.model);
+  verdict->lines.push_back(fmt::format("litmus {}: {} iterations, {} allows {} outcomes", setup.test.name,
+                                       histogram.iterations, model, setup.allowed.size()));
+  for (const auto& [outcome, count] : histogram.counts) {
+    const bool allowed = setup.allowed.contains(outcome);
+    verdict->lines.push_back(fmt::format("  {:>10}  {}  {}", count, allowed ? "allowed  " : "FORBIDDEN",
+                                         format_outcome(setup.test, vars, outcome)));
+  }
+  for (const auto& outcome : setup.allowed) {
+    if (!histogram.counts.contains(outcome)) {
+      verdict->lines.push_back(fmt::format("  {:>10}  allowed    {}", 0, format_outcome(setup.test, vars, outcome)));
+    }
+  }
+}
+
+}  // namespace
+
+std::string model_name(MemoryModel model) { return model == MemoryModel::kTso ? "x86-TSO" : "SC"; }
+
+Result<MemoryModel> parse_model_name(const std::string& name) {
+  if (name == "tso") return MemoryModel::kTso;
+  if (name == "sc") return MemoryModel::kSc;
+  return make_error(fmt::format("unknown memory model '{}': expected tso or sc", name));
+}
+
+Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterations, MemoryModel model,
+                                   std::uint32_t vcpu_count) {
+  auto text = read_text(path);
+  if (!text) return std::unexpected(text.error());
+  auto test = parse_litmus(*text);
+  if (!test) return wrap_error(test.error(), path);
+  if (test->threads.size() > vcpu_count) {
+    return make_error(fmt::format("{}: {} threads need at least {} vCPUs (--vcpus is {})", path,
+                                  test->threads.size(), test->threads.size(), vcpu_count));
+  }
+  if (iterations == 0) return make_error("--iterations must be at least 1");
+  auto blob = build_blob(*test, BlobOptions{.iterations = iterations});
+  if (!blob) return wrap_error(blob.error(), path);
+  LitmusSetup setup{.test = std::move(*test), .model = model, .blob = std::move(*blob)};
+  setup.allowed = allowed_outcomes(setup.test, model);
+  setup.cmdline_key = fmt::format(" litmus={:#x}", setup.blob.gpa);
+  return setup;
+}
+
+Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std::uint8_t> guest_blob) {
+  auto histogram = read_histogram(guest_blob, setup.test);
+  if (!histogram) return std::unexpected(histogram.error());
+  LitmusVerdict verdict;
+  add_table(setup, *histogram, &verdict);
+  const bool holds = condition_holds(setup.test, setup.allowed);
+  verdict.lines.push_back(fmt::format("litmus {}: the model says the {} clause {}", setup.test.name,
+                                      quantifier_text(setup.test.quantifier), holds ? "holds" : "does not hold"));
+  std::uint64_t forbidden = 0;
+  for (const auto& [outcome, count] : histogram->counts) {
+    if (!setup.allowed.contains(outcome)) forbidden += count;
+  }
+  if (histogram->dropped != 0) {
+    return make_error(fmt::format("litmus {}: {} outcomes did not fit the guest's histogram", setup.test.name,
+                                  histogram->dropped));
+  }
+  if (forbidden != 0) {
+    verdict.exit_code = kLitmusForbiddenSeen;
+    verdict.lines.push_back(fmt::format("litmus {}: FAIL: {} iterations ended in an outcome {} forbids",
+                                        setup.test.name, forbidden, model_name(setup.model)));
+  } else {
+    verdict.lines.push_back(fmt::format("litmus {}: OK: every observed outcome is allowed by {}", setup.test.name,
+                                        model_name(setup.model)));
+  }
+  return verdict;
+}
+
+}  // namespace heca::firmware::litmus

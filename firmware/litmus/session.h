@@ -1,0 +1,45 @@
+// One litmus run on the test guest, from the host's side: parse the file, compute the
+// model's allowed set and the blob before boot; judge the guest's histogram after it exits.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "firmware/litmus/blob.h"
+#include "firmware/litmus/model.h"
+#include "firmware/litmus/test.h"
+#include "kernel/base/result.h"
+
+namespace heca::firmware::litmus {
+
+inline constexpr int kLitmusAllAllowed = 0;
+inline constexpr int kLitmusForbiddenSeen = 1;
+inline constexpr int kLitmusBadTest = 2;
+
+struct LitmusSetup {
+  LitmusTest test;
+  MemoryModel model = MemoryModel::kTso;
+  OutcomeSet allowed;
+  Blob blob;
+  std::string cmdline_key;  // " litmus=0x..." for the guest's command line
+};
+
+// Errors ("unsupported: ..." / "parse error: ..." / too few vCPUs) mean exit code kLitmusBadTest.
+[[nodiscard]] Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterations,
+                                                 MemoryModel model, std::uint32_t vcpu_count);
+
+struct LitmusVerdict {
+  std::vector<std::string> lines;  // the histogram beside the allowed set, and the result
+  int exit_code = kLitmusAllAllowed;
+};
+
+// `guest_blob` is the blob's bytes read back from guest memory after the guest exited.
+[[nodiscard]] Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std::uint8_t> guest_blob);
+
+// "x86-TSO" / "SC"; parse_model_name() accepts "tso" and "sc".
+[[nodiscard]] std::string model_name(MemoryModel model);
+[[nodiscard]] Result<MemoryModel> parse_model_name(const std::string& name);
+
+}  // namespace heca::firmware::litmus

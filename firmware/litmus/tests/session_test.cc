@@ -1,0 +1,93 @@
+// judge_litmus() on a blob filled in as the guest would: the histogram beside the allowed
+// set, exit 0 when every outcome is allowed and 1 (naming it) when one is forbidden.
+#include "firmware/litmus/session.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace heca::firmware::litmus {
+namespace {
+
+const char* kMp =
+    "X86 MP\n{ x=0; y=0; }\n P0 | P1 ;\n MOV [x],$1 | MOV EAX,[y] ;\n MOV [y],$1 | MOV EBX,[x] ;\n"
+    "exists (1:EAX=1 /\\ 1:EBX=0)\n";
+
+LitmusSetup prepare(const std::string& text, MemoryModel model = MemoryModel::kTso) {
+  const auto path = std::filesystem::temp_directory_path() / "heca-session-test.litmus";
+  std::ofstream(path) << text;
+  auto setup = prepare_litmus(path.string(), 3, model, 2);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(setup.has_value()) << setup.error().message();
+  return setup ? std::move(*setup) : LitmusSetup{};
+}
+
+// The blob as the guest leaves it after recording `outcomes` once each.
+std::vector<std::uint8_t> guest_result(const LitmusSetup& setup, const std::vector<Outcome>& outcomes) {
+  std::vector<std::uint8_t> bytes = setup.blob.bytes;
+  abi::BlobHeader header{};
+  std::memcpy(&header, bytes.data(), sizeof header);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    abi::HistogramEntry entry{.count = 1, .values = {}};
+    std::copy(outcomes[i].begin(), outcomes[i].end(), entry.values);
+    std::memcpy(bytes.data() + (header.histogram_addr - header.blob_addr) + i * sizeof entry, &entry, sizeof entry);
+  }
+  header.completed_iterations = outcomes.size();
+  header.done = abi::kBlobDone;
+  std::memcpy(bytes.data(), &header, sizeof header);
+  return bytes;
+}
+
+bool has_line(const LitmusVerdict& verdict, const std::string& line) {
+  return std::find(verdict.lines.begin(), verdict.lines.end(), line) != verdict.lines.end();
+}
+
+TEST(LitmusSession, AllowedOutcomesPassAndUnseenOnesAreListed) {
+  const auto setup = prepare(kMp);
+
+  auto verdict = judge_litmus(setup, guest_result(setup, {{0, 0}, {1, 1}, {0, 1}}));
+
+  ASSERT_TRUE(verdict.has_value()) << verdict.error().message();
+  EXPECT_EQ(verdict->exit_code, kLitmusAllAllowed);
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: 3 iterations, x86-TSO allows 3 outcomes"));
+  EXPECT_TRUE(has_line(*verdict, "           1  allowed    1:EAX=1 1:EBX=1"));
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: the model says the exists clause does not hold"));
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: OK: every observed outcome is allowed by x86-TSO"));
+}
+
+TEST(LitmusSession, AForbiddenOutcomeFailsWhateverTheExistsClauseSays) {
+  const auto setup = prepare(kMp);
+
+  auto verdict = judge_litmus(setup, guest_result(setup, {{0, 0}, {1, 0}}));
+
+  ASSERT_TRUE(verdict.has_value()) << verdict.error().message();
+  EXPECT_EQ(verdict->exit_code, kLitmusForbiddenSeen);
+  EXPECT_TRUE(has_line(*verdict, "           1  FORBIDDEN  1:EAX=1 1:EBX=0"));
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: FAIL: 1 iterations ended in an outcome x86-TSO forbids"));
+}
+
+TEST(LitmusSession, RefusesTestsThatNeedMoreVcpus) {
+  const auto path = std::filesystem::temp_directory_path() / "heca-session-test-3.litmus";
+  std::ofstream(path) << "X86 T3\n{ x=0; }\n P0 | P1 | P2 ;\n MFENCE | MFENCE | MFENCE ;\nexists (x=0)\n";
+
+  auto setup = prepare_litmus(path.string(), 10, MemoryModel::kTso, 2);
+  std::filesystem::remove(path);
+
+  ASSERT_FALSE(setup.has_value());
+  EXPECT_NE(setup.error().message().find("3 threads need at least 3 vCPUs (--vcpus is 2)"), std::string::npos);
+}
+
+TEST(LitmusSession, NamesTheFileThatCannotBeRead) {
+  auto setup = prepare_litmus("/nonexistent/x.litmus", 10, MemoryModel::kTso, 2);
+
+  ASSERT_FALSE(setup.has_value());
+  EXPECT_NE(setup.error().message().find("cannot open litmus file '/nonexistent/x.litmus'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace heca::firmware::litmus
