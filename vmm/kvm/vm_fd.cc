@@ -69,6 +69,18 @@ Status VmFd::signal_msi(std::uint32_t apic_id, std::uint8_t vector) {
   return {};
 }
 
+Status VmFd::signal_msi_data(std::uint32_t apic_id, std::uint32_t data) {
+  kvm_msi msi{};
+  msi.address_lo = 0xFEE0'0000u | ((apic_id & 0xFFu) << 12);
+  msi.address_hi = apic_id & 0xFFFF'FF00u;
+  msi.data = data;
+  if (::ioctl(vm_.get(), KVM_SIGNAL_MSI, &msi) < 0) {
+    return errno_error("KVM_SIGNAL_MSI data " + std::to_string(data) + " to APIC " +
+                       std::to_string(apic_id));
+  }
+  return {};
+}
+
 Result<VcpuFd> VmFd::create_vcpu(std::uint32_t vcpu_id) {
   const std::string what = "KVM_CREATE_VCPU " + std::to_string(vcpu_id);
   Fd vcpu{::ioctl(vm_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(vcpu_id))};

@@ -31,6 +31,9 @@ class VmFd {
   [[nodiscard]] Status irq_line(std::uint32_t gsi, bool level);
   // KVM_SIGNAL_MSI: a fixed-delivery MSI with `vector` to 32-bit APIC id `apic_id`.
   [[nodiscard]] Status signal_msi(std::uint32_t apic_id, std::uint8_t vector);
+  // KVM_SIGNAL_MSI to 32-bit APIC id `apic_id` with MSI data `data` (vector, delivery mode
+  // in bits 8-10, level in bit 14), e.g. for NMI, INIT and SIPI.
+  [[nodiscard]] Status signal_msi_data(std::uint32_t apic_id, std::uint32_t data);
   // KVM_CREATE_VCPU with id `vcpu_id` (== its APIC id), and its kvm_run mapping.
   [[nodiscard]] Result<VcpuFd> create_vcpu(std::uint32_t vcpu_id);
 
