@@ -1,36 +1,16 @@
 #include "bench/coherence/two_nodes.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <future>
 
-namespace heca::bench {
+#include "tests/support/loopback_ports.h"
 
-std::vector<std::uint16_t> free_ports(std::size_t count) {
-  std::vector<int> fds;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    ports.push_back(ntohs(addr.sin_port));
-    fds.push_back(fd);
-  }
-  for (const int fd : fds) ::close(fd);
-  return ports;
-}
+namespace heca::bench {
 
 TwoNodes start_two_nodes(std::size_t region_size,
                          const std::function<void(coherence::ClusterConfig&)>& tune) {
-  const auto ports = free_ports(2);
+  const auto ports = testing::free_loopback_ports(2);
   auto join = [&](coherence::NodeId id) {
     coherence::ClusterConfig config{
         .self = id,

@@ -24,8 +24,6 @@ TwoNodes start_two_nodes(std::size_t region_size,
 // Both nodes leave (concurrently: each waits for the other's final barrier).
 void stop_two_nodes(TwoNodes& nodes);
 
-// Free TCP ports on 127.0.0.1.
-std::vector<std::uint16_t> free_ports(std::size_t count);
 
 inline double percentile(std::vector<double> samples, double p) {
   std::sort(samples.begin(), samples.end());

@@ -2,12 +2,11 @@
 #include "coherence/cluster_memory.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <future>
+
+#include "tests/support/loopback_ports.h"
 
 namespace heca::coherence {
 namespace {
@@ -15,21 +14,8 @@ namespace {
 constexpr std::size_t kRegion = 1 << 20;
 
 std::vector<PeerAddress> two_free_peers() {
-  std::vector<PeerAddress> peers;
-  std::vector<int> fds;
-  for (NodeId id = 0; id < 2; ++id) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    peers.push_back({id, "127.0.0.1", ntohs(addr.sin_port)});
-    fds.push_back(fd);
-  }
-  for (const int fd : fds) ::close(fd);
-  return peers;
+  const auto ports = heca::testing::free_loopback_ports(2);
+  return {{0, "127.0.0.1", ports[0]}, {1, "127.0.0.1", ports[1]}};
 }
 
 std::atomic_ref<std::uint64_t> word(ClusterMemory& memory, std::size_t offset) {

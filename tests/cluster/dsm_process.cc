@@ -1,9 +1,7 @@
 #include "tests/cluster/dsm_process.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,24 +60,6 @@ std::string ChildProcess::output() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::vector<std::uint16_t> free_loopback_ports(std::size_t count) {
-  std::vector<int> fds;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-    ports.push_back(ntohs(addr.sin_port));
-    fds.push_back(fd);  // held open until all are chosen, so they are distinct
-  }
-  for (const int fd : fds) ::close(fd);
-  return ports;
 }
 
 std::string make_temp_dir() {

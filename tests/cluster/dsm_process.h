@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/loopback_ports.h"
+
 namespace heca::tests {
+
+using testing::free_loopback_ports;
 
 // A child process whose stdout and stderr go to one file. Killed (SIGKILL) if still running
 // when destroyed.
@@ -36,8 +40,6 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
-// `count` distinct TCP ports that were free on 127.0.0.1 a moment ago.
-std::vector<std::uint16_t> free_loopback_ports(std::size_t count);
 // A fresh directory under /tmp.
 std::string make_temp_dir();
 // Polls `predicate` until it is true or the deadline passes.
