@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "kernel/base/result.h"
+
 namespace heca {
 
 class Fd {
@@ -31,5 +33,12 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Both ends of a pipe, close-on-exec.
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+[[nodiscard]] Result<Pipe> make_pipe();
 
 }  // namespace heca

@@ -14,17 +14,6 @@
 namespace heca::testing {
 namespace {
 
-struct Pipe {
-  Fd read;
-  Fd write;
-};
-
-Result<Pipe> make_pipe() {
-  std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return errno_error("pipe2");
-  return Pipe{Fd{fds[0]}, Fd{fds[1]}};
-}
-
 [[noreturn]] void exec_child(const std::string& path, const std::vector<std::string>& args,
                              const Pipe& out, const Pipe& err) {
   ::dup2(out.write.get(), STDOUT_FILENO);

@@ -19,17 +19,6 @@ extern char** environ;
 namespace heca::vmm::cluster {
 namespace {
 
-struct Pipe {
-  Fd read;
-  Fd write;
-};
-
-Result<Pipe> make_pipe() {
-  std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return errno_error("pipe2");
-  return Pipe{Fd(fds[0]), Fd(fds[1])};
-}
-
 // What the child reports through the status pipe when it cannot exec.
 struct ChildFailure {
   int stage = 0;  // index into kStages
