@@ -36,6 +36,8 @@ class FaultInjectionTransport final : public Transport {
   [[nodiscard]] Status send(NodeId to, const wire::Header& header,
                             std::span<const std::uint8_t> payload) override;
   [[nodiscard]] NodeId self() const override { return inner_.self(); }
+  // Passed straight to the inner transport; messages still delayed for `peer` then fail.
+  void disconnect(NodeId peer, const Error& why) override { inner_.disconnect(peer, why); }
   // Messages accepted by send() and not yet handed to the inner transport.
   [[nodiscard]] std::size_t delayed_count() const;
 

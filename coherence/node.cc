@@ -89,9 +89,9 @@ void Node::on_message(NodeId from, const wire::Header& header,
   if (failed_) return;
   auto message = wire::decode(header, protocol_.config().homes.page_count());
   if (!message || message->sender != from) {
-    return fatal(fmt::format("node {} ({}) sent a malformed message: {}", from,
-                             options_.peer_names.at(from),
-                             message ? "wrong sender field" : message.error().what));
+    return reject_peer(from, fmt::format("node {} ({}) sent a malformed message: {}", from,
+                                         options_.peer_names.at(from),
+                                         message ? "wrong sender field" : message.error().what));
   }
   ++counters_.received[header.type];
   if (message->type == wire::MessageType::kBarrier) return on_barrier_message(from, *message);
@@ -102,8 +102,8 @@ void Node::on_message(NodeId from, const wire::Header& header,
   auto status = protocol_.on_message(from, *message, now(), actions);
   execute(actions, payload);
   if (!status) {
-    return fatal(fmt::format("node {} ({}) broke the protocol: {}", from,
-                             options_.peer_names.at(from), status.error().what));
+    return reject_peer(from, fmt::format("node {} ({}) broke the protocol: {}", from,
+                                         options_.peer_names.at(from), status.error().what));
   }
   advance_barrier();
 }
@@ -195,6 +195,12 @@ void Node::advance_barrier() {
 
 void Node::check(const Status& status, const char* what) {
   if (!status) fatal(std::string(what) + ": " + status.error().message());
+}
+
+void Node::reject_peer(NodeId peer, const std::string& why) {
+  // Close only that connection first, so nothing more from it is read into a page.
+  if (transport_ != nullptr) transport_->disconnect(peer, Error{EPROTO, why});
+  fatal(why);
 }
 
 void Node::fatal(const std::string& why) {

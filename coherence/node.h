@@ -78,6 +78,8 @@ class Node final : public TransportHandler {
   void execute_send(const SendAction& send);
   void arm_timer(const ArmTimerAction& timer);
   void check(const Status& status, const char* what);
+  // A peer sent something invalid: close its connection, then fail as for a lost peer.
+  void reject_peer(NodeId peer, const std::string& why);
   void fatal(const std::string& why);
   [[nodiscard]] std::span<std::uint8_t> engine_page(PageIndex page) const;
   [[nodiscard]] static Nanos now();

@@ -241,7 +241,7 @@ Status TcpPeer::start_frame() {
   if (!header) return wrap_error(header.error(), "malformed frame header");
   rx_begin_ += wire::kHeaderSize;
   std::span<std::uint8_t> destination;
-  if (header->payload_length > 0) {
+  if (header->payload_length > 0 && delivering_) {
     destination = owner_.handler().payload_destination(address_.id, *header);
   }
   if (!destination.empty() && destination.size() < header->payload_length) {
@@ -256,7 +256,7 @@ Status TcpPeer::start_frame() {
 }
 
 void TcpPeer::deliver(const wire::Header& header, std::span<const std::uint8_t> payload) {
-  owner_.handler().on_message(address_.id, header, payload);
+  if (delivering_) owner_.handler().on_message(address_.id, header, payload);
 }
 
 Status TcpPeer::send(const wire::Header& header, std::span<const std::uint8_t> payload) {

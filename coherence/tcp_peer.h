@@ -50,6 +50,10 @@ class TcpPeer {
   [[nodiscard]] std::size_t queued_bytes() const;
   // Closes the connection without reporting anything (transport shut-down).
   void close();
+  // Drops every frame from now on (see Transport::disconnect).
+  void stop_delivering() { delivering_ = false; }
+  // Closes the connection and reports the peer lost with `why`.
+  void disconnect(const Error& why) { fail(why); }
 
  private:
   struct Incoming {  // a frame whose header was read and whose payload is still arriving
@@ -77,6 +81,7 @@ class TcpPeer {
   State state_ = State::kIdle;
   Fd socket_;
   bool want_write_ = false;
+  bool delivering_ = true;  // false once disconnect() was asked for: frames are dropped
   // Output: whole encoded messages; the front may be partly written (out_offset_ bytes).
   std::deque<std::vector<std::uint8_t>> out_;
   std::size_t out_offset_ = 0;

@@ -267,6 +267,16 @@ void TcpTransport::peer_failed(TcpPeer& peer, const Error& why) {
   });
 }
 
+void TcpTransport::disconnect(NodeId id, const Error& why) {
+  TcpPeer* peer = find_peer(id);
+  if (peer == nullptr || peer->state() != TcpPeer::State::kReady) return;
+  // The caller may be inside this peer's frame loop: stop delivery now, close from the loop.
+  peer->stop_delivering();
+  loop_.post([this, alive = alive_, peer, why] {
+    if (*alive && peer->state() == TcpPeer::State::kReady) peer->disconnect(why);
+  });
+}
+
 bool TcpTransport::connected(NodeId id) const {
   const TcpPeer* peer = find_peer(id);
   return peer != nullptr && peer->state() == TcpPeer::State::kReady;

@@ -72,6 +72,7 @@ class TcpTransport final : public Transport {
   [[nodiscard]] Status send(NodeId to, const wire::Header& header,
                             std::span<const std::uint8_t> payload) override;
   [[nodiscard]] NodeId self() const override { return self_; }
+  void disconnect(NodeId peer, const Error& why) override;
 
  private:
   friend class TcpPeer;  // reports readiness and failures, reads loop() and handler()

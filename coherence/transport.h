@@ -39,6 +39,11 @@ class Transport {
   [[nodiscard]] virtual Status send(NodeId to, const wire::Header& header,
                                     std::span<const std::uint8_t> payload) = 0;
   [[nodiscard]] virtual NodeId self() const = 0;
+  // Closes the connection to `peer`, e.g. after it sent a message that passed framing but
+  // failed the codec or the protocol. Nothing more from that peer is delivered, not even
+  // frames already received, and on_peer_lost(peer, why) follows once, from the loop. Safe
+  // to call from inside on_message(). Does nothing for a peer that is not connected.
+  virtual void disconnect(NodeId peer, const Error& why) = 0;
 };
 
 }  // namespace heca::coherence

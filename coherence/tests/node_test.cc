@@ -27,6 +27,8 @@ class RecordingTransport final : public Transport {
     return {};
   }
   NodeId self() const override { return 0; }
+  void disconnect(NodeId peer, const Error& /*why*/) override { disconnected.push_back(peer); }
+  std::vector<NodeId> disconnected;
   std::vector<Sent> sent;
 };
 
@@ -66,6 +68,12 @@ TEST_F(NodeTest, UnknownMessageTypeIsFatalAndNamesThePeer) {
 
   ASSERT_TRUE(fatal_.has_value());
   EXPECT_EQ(*fatal_, "node 1 (127.0.0.1:2) sent a malformed message: unknown message type 42");
+}
+
+TEST_F(NodeTest, MalformedMessageClosesThatPeersConnection) {
+  node_->on_message(1, wire::Header{.type = 42, .sender = 1}, {});
+
+  EXPECT_EQ(transport_.disconnected, std::vector<NodeId>{1});
 }
 
 TEST_F(NodeTest, UnexpectedGrantDataNeverReachesTheEngineView) {

@@ -21,6 +21,8 @@ class RecordingTransport : public Transport {
     return {};
   }
   NodeId self() const override { return 0; }
+  void disconnect(NodeId peer, const Error& /*why*/) override { disconnected.push_back(peer); }
+  std::vector<NodeId> disconnected;
   struct Sent {
     NodeId to;
     std::uint64_t request_id;

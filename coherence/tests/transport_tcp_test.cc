@@ -232,6 +232,27 @@ TEST(TcpTransport, GarbageFrameClosesOnlyThatConnection) {
   EXPECT_TRUE(cluster.node(2).handler.lost().empty());
 }
 
+TEST(TcpTransport, DisconnectClosesBothEndsAndReportsTheReasonOnce) {
+  Cluster cluster({0, 1}, {0, 1});
+  cluster.start();
+  ASSERT_TRUE(cluster.all_connected());
+  TestNode& sender = cluster.node(0);
+  TestNode& receiver = cluster.node(1);
+  on_loop(sender.loop, [&] {
+    for (std::uint64_t seq = 0; seq < 3; ++seq) {
+      EXPECT_TRUE(sender.transport->send(1, make_header(0, 1, seq, 0), {}).has_value());
+    }
+  });
+  ASSERT_TRUE(wait_for([&] { return !receiver.handler.messages().empty(); }));
+
+  on_loop(receiver.loop, [&] { receiver.transport->disconnect(0, Error{EPROTO, "bad message"}); });
+
+  ASSERT_TRUE(wait_for([&] { return receiver.handler.lost().size() == 1; }));
+  EXPECT_NE(receiver.handler.lost()[0].second.find("bad message"), std::string::npos);
+  ASSERT_TRUE(wait_for([&] { return sender.handler.lost().size() == 1; }));
+  EXPECT_FALSE(receiver.transport->connected(0));
+}
+
 TEST(TcpTransport, PeerEofInsideFrameIsReportedOnce) {
   Cluster cluster({0, 1}, {1});
   cluster.start();
