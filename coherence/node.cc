@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -72,6 +73,7 @@ void Node::on_uffd_readable() {
   if (!fault) return fatal("reading userfaultfd: " + fault.error().message());
   if (!fault->has_value()) return;
   const PageIndex page = (*fault)->offset / kPageSize;
+  fault_started_.try_emplace(page, now());
   Actions actions;
   protocol_.on_fault(page, (*fault)->write ? Access::kWrite : Access::kRead, now(), actions);
   execute(actions, {});
@@ -125,6 +127,7 @@ void Node::execute(const Actions& actions, std::span<const std::uint8_t> payload
     } else if (const auto* install = std::get_if<InstallAction>(&action)) {
       check(uffd_.map_page(offset_of(install->page), install->state == PageState::kShared),
             "mapping a page");
+      fault_resolved(install->page);
     } else if (const auto* protect = std::get_if<WriteProtectAction>(&action)) {
       check(uffd_.set_write_protect(offset_of(protect->page), true), "write-protecting a page");
     } else if (const auto* zap = std::get_if<ZapAction>(&action)) {
@@ -133,6 +136,39 @@ void Node::execute(const Actions& actions, std::span<const std::uint8_t> payload
       arm_timer(*timer);
     }
   }
+}
+
+void Node::fault_resolved(PageIndex page) {
+  const auto it = fault_started_.find(page);
+  if (it == fault_started_.end()) return;
+  const Nanos took = now() - it->second;
+  fault_started_.erase(it);
+  if (latency_samples_.size() < kLatencySamples) {
+    latency_samples_.push_back(took);
+  } else {
+    latency_samples_[timed_faults_ % kLatencySamples] = took;
+  }
+  ++timed_faults_;
+}
+
+FaultLatency Node::fault_latency() const {
+  FaultLatency result{.faults = timed_faults_};
+  if (latency_samples_.empty()) return result;
+  std::vector<Nanos> sorted = latency_samples_;
+  std::sort(sorted.begin(), sorted.end());
+  const auto at = [&](std::size_t percent) { return sorted[(sorted.size() - 1) * percent / 100]; };
+  result.p50 = at(50);
+  result.p90 = at(90);
+  result.p99 = at(99);
+  result.max = sorted.back();
+  return result;
+}
+
+std::string FaultLatency::to_string() const {
+  const auto us = [](Nanos n) { return static_cast<double>(n.count()) / 1000.0; };
+  return fmt::format("fault latency: {} faults, p50={:.1f} us p90={:.1f} us p99={:.1f} us "
+                     "max={:.1f} us",
+                     faults, us(p50), us(p90), us(p99), us(max));
 }
 
 void Node::execute_send(const SendAction& send) {

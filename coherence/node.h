@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "coherence/event_loop.h"
@@ -24,9 +25,22 @@ struct NodeCounters {
   [[nodiscard]] std::string to_string() const;
 };
 
+// Time from reading a fault off the userfaultfd to mapping its page, over the most recent
+// kLatencySamples faults (all kinds: local home, remote, upgrades).
+struct FaultLatency {
+  std::uint64_t faults = 0;  // all faults ever timed
+  Nanos p50{0};
+  Nanos p90{0};
+  Nanos p99{0};
+  Nanos max{0};
+
+  [[nodiscard]] std::string to_string() const;
+};
+
 struct NodeStats {
   ProtocolStats protocol;
   NodeCounters messages;
+  FaultLatency fault_latency;
 };
 
 // Called once, on the loop thread, when the region became unusable (a peer was lost, a peer
@@ -57,7 +71,9 @@ class Node final : public TransportHandler {
   // peers as leaving: their disconnection afterwards is not an error.
   void arrive(std::uint64_t epoch, bool final, std::function<void()> done);
 
-  [[nodiscard]] NodeStats stats() const { return {protocol_.stats(), counters_}; }
+  [[nodiscard]] NodeStats stats() const {
+    return {protocol_.stats(), counters_, fault_latency()};
+  }
 
   std::span<std::uint8_t> payload_destination(NodeId from, const wire::Header& header) override;
   void on_message(NodeId from, const wire::Header& header,
@@ -83,6 +99,10 @@ class Node final : public TransportHandler {
   void fatal(const std::string& why);
   [[nodiscard]] std::span<std::uint8_t> engine_page(PageIndex page) const;
   [[nodiscard]] static Nanos now();
+  void fault_resolved(PageIndex page);
+  [[nodiscard]] FaultLatency fault_latency() const;
+
+  static constexpr std::size_t kLatencySamples = 4096;
 
   EventLoop& loop_;
   kernel::MemfdRegion& region_;
@@ -96,6 +116,9 @@ class Node final : public TransportHandler {
   std::vector<bool> peer_leaving_;         // announced its final barrier
   std::optional<Barrier> barrier_;
   bool failed_ = false;
+  std::unordered_map<PageIndex, Nanos> fault_started_;  // pages with a fault not yet mapped
+  std::vector<Nanos> latency_samples_;                  // ring of the last kLatencySamples
+  std::uint64_t timed_faults_ = 0;
 };
 
 [[nodiscard]] FatalHandler default_fatal_handler();

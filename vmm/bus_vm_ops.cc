@@ -32,17 +32,19 @@ UnclaimedIoStats BusVmOps::unclaimed() const {
   return {pio_reads_.load(), pio_writes_.load(), mmio_reads_.load(), mmio_writes_.load()};
 }
 
-void BusVmOps::unclaimed_read(io::AddressSpace space, std::uint64_t /*addr*/,
+void BusVmOps::unclaimed_read(io::AddressSpace space, std::uint64_t addr,
                               std::span<std::uint8_t> data) {
   auto& counter = space == io::AddressSpace::kPio ? pio_reads_ : mmio_reads_;
   counter.fetch_add(1, std::memory_order_relaxed);
+  if (forwarder_.read && forwarder_.read(space, addr, data)) return;
   std::fill(data.begin(), data.end(), std::uint8_t{0xFF});
 }
 
-void BusVmOps::unclaimed_write(io::AddressSpace space, std::uint64_t /*addr*/,
-                               std::span<const std::uint8_t> /*data*/) {
+void BusVmOps::unclaimed_write(io::AddressSpace space, std::uint64_t addr,
+                               std::span<const std::uint8_t> data) {
   auto& counter = space == io::AddressSpace::kPio ? pio_writes_ : mmio_writes_;
   counter.fetch_add(1, std::memory_order_relaxed);
+  if (forwarder_.write) (void)forwarder_.write(space, addr, data);
 }
 
 }  // namespace heca::vmm

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "io-aggregation/io_bus.h"
@@ -31,6 +32,15 @@ class BusVmOps final : public VmOps {
 
   [[nodiscard]] UnclaimedIoStats unclaimed() const;
 
+  // Where unclaimed accesses go on a compute node: the I/O node. A forward returns false when
+  // the access did not complete (the node then stops its guest); reads then float to all-ones.
+  // Set before any vCPU runs.
+  struct Forwarder {
+    std::function<bool(io::AddressSpace, std::uint64_t, std::span<std::uint8_t>)> read;
+    std::function<bool(io::AddressSpace, std::uint64_t, std::span<const std::uint8_t>)> write;
+  };
+  void set_forwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
+
  private:
   // An access no local device claims. Today: the PC default (reads float to all-ones,
   // writes are dropped). A compute node forwards it to the I/O node here instead.
@@ -39,6 +49,7 @@ class BusVmOps final : public VmOps {
                        std::span<const std::uint8_t> data);
 
   const io::IoBus& bus_;
+  Forwarder forwarder_;  // INVARIANT: fixed before vCPUs run
   std::atomic<std::uint64_t> pio_reads_{0};
   std::atomic<std::uint64_t> pio_writes_{0};
   std::atomic<std::uint64_t> mmio_reads_{0};

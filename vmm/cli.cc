@@ -172,17 +172,39 @@ void add_run_options(CLI::App& run, RunOptions& options) {
       ->capture_default_str();
 }
 
+void add_node_options(CLI::App& node, ClusterArgs& args) {
+  node.add_option("--config", args.config, "Guest description (TOML) shared by every node")
+      ->required();
+  node.add_option("--id", args.id, "This node's id in the description")->required();
+  node.add_option("--timeout", args.timeout_s, "Stop the guest after SECONDS (exit 124); 0: never")
+      ->capture_default_str();
+  node.add_flag("--stats", args.stats, "Print this node's counters at exit");
+  node.add_option("--litmus", args.litmus, "Run this x86 .litmus test on the test guest");
+  node.add_option("--iterations", args.iterations, "Iterations of the --litmus test");
+  node.add_option("--litmus-model", args.litmus_model, "tso or sc");
+}
+
 }  // namespace
 
-int run_cli(int argc, char** argv) {
+int run_cli(int argc, char** argv) { return run_cli(argc, argv, {}); }
+
+int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
   const auto start = std::chrono::steady_clock::now();
   // A closed console pipe must not kill the VM; the UART sink sees EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"heca: one x86-64 guest VM whose vCPUs may span several KVM hosts", "heca"};
   app.require_subcommand(1);
   RunOptions options;
-  CLI::App* run = app.add_subcommand("run", "Boot a guest on this host");
+  CLI::App* run = app.add_subcommand("run", "Boot a guest on this host, or a cluster from GUEST.toml");
   add_run_options(*run, options);
+  ClusterArgs cluster_args;
+  run->add_option("description", cluster_args.config,
+                  "Guest description (TOML): run every node of it on this machine");
+  CLI::App* node = nullptr;
+  if (cluster.node) {
+    node = app.add_subcommand("node", "Run one node of a multi-node guest");
+    add_node_options(*node, cluster_args);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -191,6 +213,17 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return fail(e.what());
+  }
+  cluster_args.start = start;
+  if (node != nullptr && node->parsed()) return cluster.node(cluster_args);
+  if (!cluster_args.config.empty()) {
+    if (!cluster.run_cluster) return fail("this heca cannot run a guest description");
+    cluster_args.timeout_s = options.timeout_s;
+    cluster_args.stats = options.stats;
+    cluster_args.litmus = options.litmus;
+    cluster_args.iterations = options.iterations;
+    cluster_args.litmus_model = options.litmus_model;
+    return cluster.run_cluster(cluster_args);
   }
   return run_machine(options, start);
 }

@@ -79,7 +79,9 @@ Result<KvmSystem> validate_and_open_kvm(const MachineConfig& config) {
   return kvm;
 }
 
-Result<VmFd> create_vm(const KvmSystem& kvm) {
+}  // namespace
+
+Result<VmFd> create_pc_vm(const KvmSystem& kvm) {
   auto vm = kvm.create_vm();
   if (!vm) return std::unexpected(vm.error());
   if (auto s = vm->set_identity_map_addr(kIdentityMapAddr); !s) return std::unexpected(s.error());
@@ -88,14 +90,28 @@ Result<VmFd> create_vm(const KvmSystem& kvm) {
   return vm;
 }
 
-}  // namespace
+Status add_io_devices(io::IoBus& bus, VmFd& vm, std::function<void(std::uint32_t)> on_exit,
+                      std::function<void(std::uint32_t)> on_event) {
+  auto uart = std::make_shared<io::Uart8250>(write_stdout, [&vm](bool level) {
+    // A failed KVM_IRQ_LINE means the VM fd is broken; the console just loses its IRQ.
+    (void)vm.irq_line(kUartGsi, level);
+  });
+  if (auto s = bus.add(io::AddressSpace::kPio, firmware::abi::kUartPort,
+                       io::Uart8250::kRegisterCount, uart);
+      !s) {
+    return s;
+  }
+  auto debug = std::make_shared<io::DebugExitDevice>(std::move(on_exit), std::move(on_event));
+  return bus.add(io::AddressSpace::kPio, io::DebugExitDevice::kBasePort,
+                 io::DebugExitDevice::kPortCount, debug);
+}
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
   auto kvm = validate_and_open_kvm(config);
   if (!kvm) return std::unexpected(kvm.error());
   auto cpuid = kvm->supported_cpuid();
   if (!cpuid) return std::unexpected(cpuid.error());
-  auto vm = create_vm(*kvm);
+  auto vm = create_pc_vm(*kvm);
   if (!vm) return std::unexpected(vm.error());
   auto memory = GuestMemory::create(config.memory_bytes);
   if (!memory) return std::unexpected(memory.error());
@@ -117,20 +133,9 @@ Machine::~Machine() {
 }
 
 Status Machine::add_devices() {
-  auto uart = std::make_shared<io::Uart8250>(write_stdout, [this](bool level) {
-    // A failed KVM_IRQ_LINE means the VM fd is broken; the console just loses its IRQ.
-    (void)vm_.irq_line(kUartGsi, level);
-  });
-  if (auto s = bus_.add(io::AddressSpace::kPio, firmware::abi::kUartPort,
-                        io::Uart8250::kRegisterCount, uart);
-      !s) {
-    return s;
-  }
-  auto debug =
-      std::make_shared<io::DebugExitDevice>([this](std::uint32_t code) { on_guest_exit(code); },
-                                            [this](std::uint32_t event) { on_guest_event(event); });
-  return bus_.add(io::AddressSpace::kPio, io::DebugExitDevice::kBasePort,
-                  io::DebugExitDevice::kPortCount, debug);
+  return add_io_devices(
+      bus_, vm_, [this](std::uint32_t code) { on_guest_exit(code); },
+      [this](std::uint32_t event) { on_guest_event(event); });
 }
 
 Status Machine::create_vcpus() {

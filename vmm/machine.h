@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct MachineConfig {
   std::chrono::steady_clock::time_point start;  // events are timestamped relative to this
   std::chrono::duration<double> timeout{0};     // 0: wait for the guest forever
 };
+
+// The VM every heca node creates: KVM's identity map and TSS in the MMIO hole, in-kernel irqchip.
+[[nodiscard]] Result<VmFd> create_pc_vm(const KvmSystem& kvm);
+// The devices of the I/O node on `bus`: the UART (stdout, IRQ 4 of `vm`) and the debug exit.
+[[nodiscard]] Status add_io_devices(io::IoBus& bus, VmFd& vm,
+                                    std::function<void(std::uint32_t)> on_exit,
+                                    std::function<void(std::uint32_t)> on_event);
 
 // THREADS: create() and run() on the VMM (main) thread; devices call back on vCPU threads.
 class Machine {

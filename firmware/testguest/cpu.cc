@@ -51,6 +51,7 @@ constexpr uint64_t kXApicIcrLow = 0x300;
 constexpr uint64_t kXApicIcrHigh = 0x310;
 constexpr uint32_t kIcrDeliveryPending = 1U << 12;
 constexpr uint32_t kIcrInitAssert = 0x4500;
+constexpr uint64_t kInitToSipiMs = 10;
 constexpr uint32_t kIcrStartup = 0x4600;
 constexpr uint32_t kSvrEnableSpurious = 0x1FF;
 constexpr uint8_t kGateInterrupt = 0x8E;      // present, DPL 0, 64-bit interrupt gate
@@ -156,13 +157,15 @@ void load_cpu_tables(uint32_t slot) {
   asm volatile("ltr %w0" : : "r"(static_cast<uint16_t>(tss_index * 8)) : "memory");
 }
 
-void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id) {
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz) {
   const bool x2apic = enable_lapic();
   install_trampoline();
   const uint32_t sipi = kIcrStartup | (TG_TRAMPOLINE_ADDR >> 12);
   for (uint32_t i = 0; i < cpus.count; ++i) {
     if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], kIcrInitAssert);
   }
+  const uint64_t init_deassert_wait = rdtsc() + kInitToSipiMs * tsc_khz;
+  while (rdtsc() < init_deassert_wait) cpu_relax();
   for (int round = 0; round < 2; ++round) {
     for (uint32_t i = 0; i < cpus.count; ++i) {
       if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], sipi);

@@ -13,8 +13,9 @@ void init_descriptor_tables();
 // Every CPU: loads the GDT, IDT and the TSS of kernel-stack slot `slot` (slot 0 = BSP).
 void load_cpu_tables(uint32_t slot);
 // BSP: enables its local APIC (x2APIC when offered, else xAPIC MMIO), copies the trampoline
-// below 1 MiB and sends INIT, SIPI, SIPI to every CPU in `cpus` except `bsp_apic_id`.
-void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id);
+// below 1 MiB and sends INIT, SIPI, SIPI to every CPU in `cpus` except `bsp_apic_id`, with the
+// MP spec's 10 ms between INIT and SIPI (a remote AP's proxy needs > 1 ms to see the INIT).
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz);
 // Ring 0 -> ring 3 on this CPU's user stack; `entry(arg)` must never return.
 [[noreturn]] void run_in_ring3(void (*entry)(uint64_t), uint32_t cpu_index, uint64_t arg);
 

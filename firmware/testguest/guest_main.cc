@@ -132,7 +132,7 @@ extern "C" [[noreturn]] void bsp_main(uint64_t boot_params) {
   init_descriptor_tables();
   load_cpu_tables(0);
   read_boot_info(boot_params);
-  start_aps(cpus, cpus.apic_ids[bsp_index]);
+  start_aps(cpus, cpus.apic_ids[bsp_index], config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz);
   run_in_ring3(user_entry, bsp_index, bsp_index);
 }
 

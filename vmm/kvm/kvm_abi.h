@@ -22,5 +22,7 @@ inline constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, ArrayHead
 inline constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, ArrayHeader);
 inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, ArrayHeader);
 inline constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, ArrayHeader);
+inline constexpr unsigned long kSetDeviceAttr = _IOW(KVMIO, 0xe1, kvm_device_attr);
+inline constexpr unsigned long kGetDeviceAttr = _IOW(KVMIO, 0xe2, kvm_device_attr);
 
 }  // namespace heca::vmm::kvm_abi

@@ -85,6 +85,25 @@ Result<std::uint64_t> VcpuFd::get_msr(std::uint32_t index) const {
   return msrs.entry.data;
 }
 
+Result<std::uint64_t> VcpuFd::get_tsc_offset() const {
+  std::uint64_t offset = 0;
+  kvm_device_attr attr{.flags = 0, .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                       .addr = reinterpret_cast<std::uintptr_t>(&offset)};
+  if (::ioctl(vcpu_.get(), kvm_abi::kGetDeviceAttr, &attr) != 0) {
+    return errno_error("KVM_GET_DEVICE_ATTR (TSC offset)");
+  }
+  return offset;
+}
+
+Status VcpuFd::set_tsc_offset(std::uint64_t offset) {
+  kvm_device_attr attr{.flags = 0, .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                       .addr = reinterpret_cast<std::uintptr_t>(&offset)};
+  if (::ioctl(vcpu_.get(), kvm_abi::kSetDeviceAttr, &attr) != 0) {
+    return errno_error("KVM_SET_DEVICE_ATTR (TSC offset)");
+  }
+  return {};
+}
+
 Status VcpuFd::set_msr(std::uint32_t index, std::uint64_t value) {
   OneMsr msrs{};
   msrs.entry.index = index;

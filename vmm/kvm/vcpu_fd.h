@@ -42,6 +42,9 @@ class VcpuFd {
   [[nodiscard]] Status set_mp_state(std::uint32_t mp_state);
   [[nodiscard]] Result<kvm_vcpu_events> get_vcpu_events() const;
   [[nodiscard]] Status set_vcpu_events(const kvm_vcpu_events& events);
+  // The vCPU attribute KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET: guest TSC = host TSC + offset.
+  [[nodiscard]] Result<std::uint64_t> get_tsc_offset() const;
+  [[nodiscard]] Status set_tsc_offset(std::uint64_t offset);
   // KVM_GET_TSC_KHZ: the guest TSC frequency of this vCPU.
   [[nodiscard]] Result<std::uint32_t> tsc_khz() const;
 

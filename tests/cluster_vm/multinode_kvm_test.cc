@@ -1,0 +1,185 @@
+// One guest over three `heca node` processes (network namespaces when possible, else loopback)
+// through the real `heca run GUEST.toml`: exact totals, one console, and a killed node is named.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "kernel/base/fd.h"
+#include "tests/support/subprocess.h"
+#include "vmm/cluster/child_process.h"
+
+namespace heca::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool kvm_available() { return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid(); }
+
+// Three nodes, five vCPUs (2 + 2 + 1), node 0 boots and hosts the devices.
+std::string write_description(const std::string& name, int base_port, const std::string& cmdline) {
+  const auto path = std::filesystem::temp_directory_path() / (name + ".toml");
+  std::ofstream out(path);
+  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\ncmdline = \"" << cmdline << "\"\n"
+      << "[transport]\nbase_port = " << base_port << "\n"
+      << "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0, 1]\n"
+      << "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [2, 3]\n"
+      << "[[node]]\nid = 2\nroles = [\"compute\", \"memory\"]\nvcpus = [4]\n";
+  return path.string();
+}
+
+std::size_t count_lines(const std::string& text, const std::string& line) {
+  const auto lines = split_lines(text);
+  return static_cast<std::size_t>(std::count(lines.begin(), lines.end(), line));
+}
+
+std::size_t count_containing(const std::string& text, const std::string& part) {
+  const auto lines = split_lines(text);
+  return static_cast<std::size_t>(std::count_if(
+      lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != l.npos; }));
+}
+
+class MultiNodeGuest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
+  }
+};
+
+TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
+  constexpr int kIters = 2000;
+  constexpr int kExpected = kIters * 5;
+  const auto config = write_description("heca-multinode-totals", 7710,
+                                        "iters=" + std::to_string(kIters));
+
+  auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "120", "--stats"}, 180s);
+
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
+  const std::string xadd = "[node 0] xadd total=" + std::to_string(kExpected) +
+                           " expected=" + std::to_string(kExpected);
+  const std::string spin = "[node 0] spinlock total=" + std::to_string(kExpected) +
+                           " expected=" + std::to_string(kExpected);
+  EXPECT_EQ(count_lines(result->out, xadd), 1u) << result->out;
+  EXPECT_EQ(count_lines(result->out, spin), 1u) << result->out;
+  EXPECT_EQ(count_containing(result->out, "result: PASS"), 1u) << result->out;
+  EXPECT_EQ(count_containing(result->out, "[node 1] "), 0u) << "console only on the I/O node";
+  EXPECT_EQ(count_containing(result->out, "[node 2] "), 0u) << "console only on the I/O node";
+  EXPECT_EQ(count_containing(result->out, "checked in"), 5u) << result->out;
+  // Per-node stats: the BSP's node forwarded INIT and SIPI to the three remote APs.
+  EXPECT_EQ(count_containing(result->err, "heca: fault latency: "), 3u) << result->err;
+  EXPECT_EQ(count_containing(result->err, "[node 0] heca: ipis forwarded: fixed=0/0 nmi=0/0 "
+                                          "init=3/0 sipi=3/0"),
+            1u)
+      << result->err;
+  EXPECT_EQ(count_containing(result->err, "heca: tsc: every vCPU at host TSC + 0"), 3u);
+}
+
+// Four vCPUs on three nodes (0 and 3 on node 0, 1 on node 1, 2 on node 2): a litmus test's
+// threads 0, 1 and 2 run in three different processes.
+std::string write_litmus_description() {
+  const auto path = std::filesystem::temp_directory_path() / "heca-multinode-litmus.toml";
+  std::ofstream out(path);
+  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\n[transport]\nbase_port = 7750\n"
+      << "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0, 3]\n"
+      << "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [1]\n"
+      << "[[node]]\nid = 2\nroles = [\"compute\", \"memory\"]\nvcpus = [2]\n";
+  return path.string();
+}
+
+TEST_F(MultiNodeGuest, LitmusSuiteAcrossNodesShowsNoForbiddenOutcome) {
+  const auto config = write_litmus_description();
+  std::vector<std::filesystem::path> tests;
+  for (const auto& e : std::filesystem::directory_iterator(HECA_LITMUS_SUITE_DIR)) {
+    if (e.path().extension() == ".litmus") tests.push_back(e.path());
+  }
+  ASSERT_GE(tests.size(), 12u);
+  for (const auto& test : tests) {
+    auto result = run_process(
+        HECA_BINARY,
+        {"run", config, "--litmus", test.string(), "--iterations", "200", "--timeout", "100"}, 150s);
+
+    ASSERT_TRUE(result.has_value()) << result.error().message();
+    EXPECT_EQ(result->exit_code, 0) << test << "\n" << result->out << result->err;
+    EXPECT_EQ(count_containing(result->out, "every observed outcome is allowed"), 1u)
+        << test << "\n" << result->out;
+  }
+}
+
+TEST(MultiNodeCli, NodeIdOutsideTheDescriptionIsAnInputError) {
+  const auto config = write_description("heca-multinode-badid", 7770, "");
+
+  auto result = run_process(HECA_BINARY, {"node", "--config", config, "--id", "3"}, 30s);
+
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 2);
+  EXPECT_NE(result->err.find("--id 3: the guest description has nodes 0..2"), std::string::npos)
+      << result->err;
+}
+
+// The pid of `heca node ... --id ID` among the children of `parent`, or -1.
+pid_t find_node(pid_t parent, int id) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, comm, state;
+    pid_t ppid = 0;
+    if (!(stat >> pid >> comm >> state >> ppid) || ppid != parent) continue;
+    std::ifstream cmd(entry.path() / "cmdline");
+    const std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    const std::string want = std::string("--id") + '\0' + std::to_string(id) + '\0';
+    if (args.find(want) != std::string::npos) return std::stoi(pid);
+  }
+  return -1;
+}
+
+std::string drain(Fd& fd) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) return text;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
+  const auto config = write_description("heca-multinode-kill", 7730, "iters=100000000");
+  auto child = vmm::cluster::ChildProcess::spawn({.argv = {HECA_BINARY, "run", config}, .netns = {}});
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  std::string out;
+  const auto start_deadline = std::chrono::steady_clock::now() + 60s;
+  while (count_containing(out, "checked in") < 5 && std::chrono::steady_clock::now() < start_deadline) {
+    std::this_thread::sleep_for(50ms);
+    out += drain(child->stdout_pipe());
+  }
+  ASSERT_EQ(count_containing(out, "checked in"), 5u) << out;
+  const pid_t victim = find_node(child->pid(), 2);
+  ASSERT_GT(victim, 0);
+
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  const auto killed_at = std::chrono::steady_clock::now();
+  pollfd pfd{.fd = child->pidfd().get(), .events = POLLIN, .revents = 0};
+  const int ready = ::poll(&pfd, 1, 15000);
+  const auto took = std::chrono::steady_clock::now() - killed_at;
+
+  ASSERT_EQ(ready, 1) << "heca run did not end";
+  EXPECT_LT(took, 10s);
+  auto status = child->reap();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->success());
+  const std::string err = drain(child->stderr_pipe());
+  EXPECT_NE(err.find("node 2 ("), std::string::npos) << err;
+  EXPECT_NE(err.find("lost"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace heca::testing

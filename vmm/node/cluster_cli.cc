@@ -1,0 +1,187 @@
+#include "vmm/node/cluster_cli.h"
+
+#include <fmt/format.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+
+#include "firmware/litmus/session.h"
+#include "kernel/base/log.h"
+#include "vmm/cluster/launch_plan.h"
+#include "vmm/cluster/netns_cluster.h"
+#include "vmm/cluster/node_supervisor.h"
+#include "vmm/machine.h"
+#include "vmm/node/node_vm.h"
+
+#ifdef HECA_HAVE_TEST_GUEST
+#include "firmware/testguest/image.h"
+#endif
+
+namespace heca::vmm::node {
+namespace {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "heca: error: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+Result<std::vector<std::uint8_t>> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errno_error(fmt::format("cannot open '{}'", path));
+  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+}
+
+struct Images {
+  std::vector<std::uint8_t> kernel;
+  std::vector<std::uint8_t> initrd;
+};
+
+Result<GuestImage> guest_image(const cluster::GuestDescription& d, Images& images) {
+  if (d.kind == cluster::GuestKind::kTest) {
+#ifdef HECA_HAVE_TEST_GUEST
+    return firmware::FlatImage{.image = firmware::test_guest_image()};
+#else
+    return make_error("this heca was built without the embedded test guest");
+#endif
+  }
+  auto kernel = read_bytes(d.kernel);
+  if (!kernel) return std::unexpected(kernel.error());
+  images.kernel = std::move(*kernel);
+  if (!d.initrd.empty()) {
+    auto initrd = read_bytes(d.initrd);
+    if (!initrd) return std::unexpected(initrd.error());
+    images.initrd = std::move(*initrd);
+  }
+  return firmware::LinuxImage{.bzimage = images.kernel, .initrd = images.initrd};
+}
+
+Result<std::string> write_temp_description(const cluster::GuestDescription& d) {
+  std::string path = "/tmp/heca-guest-XXXXXX.toml";
+  const int fd = ::mkstemps(path.data(), 5);
+  if (fd < 0) return errno_error("creating the resolved guest description");
+  const std::string text = cluster::format_guest_description(d);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) return errno_error("writing " + path);
+  return path;
+}
+
+std::string self_binary() {
+  std::string path(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", path.data(), path.size());
+  if (n <= 0) return "heca";
+  path.resize(static_cast<std::size_t>(n));
+  return path;
+}
+
+// --litmus: the blob rides along with the boot plan; its key goes on the guest's command line.
+Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
+    const ClusterArgs& args, cluster::GuestDescription& d,
+    std::vector<firmware::GuestWrite>& extra_writes) {
+  if (args.litmus.empty()) return std::nullopt;
+  if (d.kind != cluster::GuestKind::kTest) return make_error("--litmus needs guest.kind = \"test\"");
+  auto model = firmware::litmus::parse_model_name(args.litmus_model);
+  if (!model) return std::unexpected(model.error());
+  auto setup = firmware::litmus::prepare_litmus(args.litmus, args.iterations, *model, d.vcpu_count());
+  if (!setup) return std::unexpected(setup.error());
+  d.cmdline += setup->cmdline_key;
+  extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
+  return setup;
+}
+
+// The histogram beside the allowed set, read through the coherent guest view.
+int judge(const firmware::litmus::LitmusSetup& setup, const NodeVm& vm) {
+  auto memory = vm.read_guest(setup.blob.gpa, setup.blob.bytes.size());
+  if (!memory) return fail(memory.error().message());
+  auto verdict = firmware::litmus::judge_litmus(setup, *memory);
+  if (!verdict) return fail(verdict.error().message());
+  for (const auto& line : verdict->lines) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return verdict->exit_code;
+}
+
+}  // namespace
+
+int run_node(const ClusterArgs& args) {
+  // stdout carries only the guest's console (on the I/O node); logs go to stderr.
+  log::init(-1);
+  auto d = cluster::load_guest_description(args.config);
+  if (!d) return fail(d.error().message());
+  Images images;
+  auto image = guest_image(*d, images);
+  if (!image) return fail(image.error().message());
+  const bool test_guest = d->kind == cluster::GuestKind::kTest;
+  const bool io_node = d->io_node() == args.id;
+  std::vector<firmware::GuestWrite> extra_writes;
+  auto litmus = prepare_litmus(args, *d, extra_writes);
+  if (!litmus) return fail(litmus.error().message());
+  auto vm = NodeVm::create({.description = std::move(*d),
+                            .id = args.id,
+                            .image = std::move(*image),
+                            .extra_writes = std::move(extra_writes),
+                            .append_tsc_khz = test_guest,
+                            .start = args.start,
+                            .timeout = std::chrono::duration<double>(args.timeout_s)});
+  if (!vm) return fail(fmt::format("node {}: {}", args.id, vm.error().message()));
+  VmOutcome outcome = (*vm)->run();
+  if (*litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(**litmus, **vm);
+  if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
+  if (args.stats) {
+    for (const auto& line : (*vm)->stats_lines()) std::fprintf(stderr, "heca: %s\n", line.c_str());
+  }
+  if (auto s = (*vm)->leave(); !s) {
+    std::fprintf(stderr, "heca: leaving the cluster: %s\n", s.error().message().c_str());
+    return outcome.exit_code != 0 ? outcome.exit_code : kExitVmFailure;
+  }
+  return outcome.exit_code;
+}
+
+int run_cluster(const ClusterArgs& args) {
+  auto d = cluster::load_guest_description(args.config);
+  if (!d) return fail(d.error().message());
+  std::optional<cluster::NetnsCluster> net;
+  if (auto n = cluster::NetnsCluster::create(d->nodes.size()); n) {
+    net.emplace(std::move(*n));
+  } else {
+    std::fprintf(stderr, "heca: no network namespaces (%s); nodes use loopback\n",
+                 n.error().message().c_str());
+  }
+  cluster::fill_default_addresses(
+      *d, net ? cluster::AddressMode::kNamespaces : cluster::AddressMode::kLoopback);
+  auto path = write_temp_description(*d);
+  if (!path) return fail(path.error().message());
+  std::vector<std::string> names;
+  for (std::size_t i = 0; net && i < net->size(); ++i) names.push_back(net->namespace_name(i));
+  std::vector<std::string> extra;
+  if (args.timeout_s > 0) extra = {"--timeout", fmt::format("{}", args.timeout_s)};
+  if (args.stats) extra.push_back("--stats");
+  if (!args.litmus.empty()) {
+    const std::string litmus = std::filesystem::absolute(args.litmus).string();
+    for (std::string a : {"--litmus", litmus.c_str(), "--iterations"}) extra.push_back(a);
+    extra.push_back(std::to_string(args.iterations));
+    extra.push_back("--litmus-model");
+    extra.push_back(args.litmus_model);
+  }
+  auto supervisor = cluster::NodeSupervisor::start(
+      cluster::plan_node_processes(*d, {.heca_binary = self_binary(),
+                                        .config_path = *path,
+                                        .extra_args = extra,
+                                        .namespaces = names}),
+      {.result_node = d->io_node()});
+  if (!supervisor) {
+    ::unlink(path->c_str());
+    return fail(supervisor.error().message());
+  }
+  const cluster::ClusterOutcome outcome = supervisor->wait();
+  ::unlink(path->c_str());
+  if (!outcome.lost.empty()) std::fprintf(stderr, "heca: %s\n", outcome.lost.c_str());
+  return outcome.exit_code;
+}
+
+}  // namespace heca::vmm::node

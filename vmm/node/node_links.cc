@@ -1,0 +1,178 @@
+#include "vmm/node/node_links.h"
+
+#include <fmt/format.h>
+
+#include "io-aggregation/io_wire.h"
+#include "kernel/base/log.h"
+
+namespace heca::vmm::node {
+namespace {
+
+bool is_io_type(std::uint8_t type) {
+  return type >= io::kFirstIoMessageType && type <= io::kLastIoMessageType;
+}
+
+}  // namespace
+
+const char* ipi_kind_name(IpiKind kind) {
+  switch (kind) {
+    case IpiKind::kFixed: return "fixed";
+    case IpiKind::kNmi: return "nmi";
+    case IpiKind::kInit: return "init";
+    case IpiKind::kSipi: return "sipi";
+  }
+  return "?";
+}
+
+NodeLinks::NodeLinks(NodeLinksConfig config, coherence::EventLoop loop)
+    : config_(std::move(config)), loop_(std::move(loop)) {}
+
+Result<std::unique_ptr<NodeLinks>> NodeLinks::connect(NodeLinksConfig config) {
+  auto loop = coherence::EventLoop::create();
+  if (!loop) return wrap_error(loop.error(), "creating the link event loop");
+  std::unique_ptr<NodeLinks> links(new NodeLinks(std::move(config), std::move(*loop)));
+  const NodeLinksConfig& cfg = links->config_;
+  std::vector<NodeId> others;
+  for (const auto& peer : cfg.peers) {
+    if (peer.id != cfg.self) others.push_back(peer.id);
+  }
+  NodeLinks* self = links.get();
+  if (cfg.self == cfg.io_node) {
+    links->server_ = std::make_unique<io::IoServer>(
+        links->loop_, *cfg.bus,
+        io::IoServerConfig{.self = cfg.self, .peers = others, .on_peer_failed = {}});
+  } else {
+    links->forwarder_ = std::make_unique<io::IoForwarder>(
+        links->loop_,
+        io::IoForwarderConfig{
+            .self = cfg.self,
+            .io_node = cfg.io_node,
+            .on_guest_exit = [self](std::uint32_t code) { self->config_.on_guest_exit(code); },
+            .on_interrupt = {},
+            .on_link_failed = [self](const Error& why) {
+              if (!self->stopping_) self->config_.on_link_failed(why.message());
+            }});
+  }
+  auto tcp = coherence::TcpTransport::create(
+      links->loop_, {.self = cfg.self, .peers = cfg.peers, .connect_timeout = cfg.connect_timeout},
+      *links);
+  if (!tcp) return wrap_error(tcp.error(), "creating the node links");
+  links->tcp_ = std::move(*tcp);
+  if (links->server_) links->server_->set_transport(*links->tcp_);
+  if (links->forwarder_) links->forwarder_->set_transport(*links->tcp_);
+  if (auto s = links->tcp_->connect_all(); !s) return wrap_error(s.error(), "connecting the node links");
+  links->thread_ = std::thread([self] {
+    if (auto s = self->loop_.run(); !s) spdlog::error("link event loop: {}", s.error().message());
+  });
+  return links;
+}
+
+NodeLinks::~NodeLinks() { shut_down(); }
+
+void NodeLinks::shut_down() {
+  stopping_ = true;
+  if (!thread_.joinable()) return;
+  loop_.stop();
+  thread_.join();
+}
+
+void NodeLinks::send_ipi(NodeId to, IpiKind kind, std::uint32_t apic_id, std::uint8_t vector) {
+  ipis_sent_[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  loop_.post([this, to, kind, apic_id, vector] {
+    coherence::wire::Header header{.type = kForwardedInterruptType,
+                                   .flags = static_cast<std::uint16_t>(kind),
+                                   .payload_length = 0,
+                                   .sender = config_.self,
+                                   .page = apic_id,
+                                   .request_id = vector};
+    if (auto s = tcp_->send(to, header, {}); !s && !stopping_) {
+      config_.on_link_failed(fmt::format("forwarding an interrupt to node {}: {}", to,
+                                         s.error().message()));
+    }
+  });
+}
+
+void NodeLinks::broadcast_guest_exit(std::uint32_t exit_code) {
+  if (server_) server_->broadcast_guest_exit(exit_code);
+}
+
+bool NodeLinks::forward_read(io::AddressSpace space, std::uint64_t addr,
+                             std::span<std::uint8_t> data) {
+  if (!forwarder_) return false;
+  auto s = forwarder_->read(space, addr, data);
+  if (!s && !stopping_) config_.on_link_failed(s.error().message());
+  return s.has_value();
+}
+
+bool NodeLinks::forward_write(io::AddressSpace space, std::uint64_t addr,
+                              std::span<const std::uint8_t> data) {
+  if (!forwarder_) return false;
+  auto s = forwarder_->write(space, addr, data);
+  if (!s && !stopping_) config_.on_link_failed(s.error().message());
+  return s.has_value();
+}
+
+void NodeLinks::request_stop(const std::string& why) {
+  stopping_ = true;
+  if (forwarder_) forwarder_->request_stop(why);
+}
+
+coherence::TransportHandler& NodeLinks::io_handler() {
+  if (server_) return *server_;
+  return *forwarder_;
+}
+
+std::span<std::uint8_t> NodeLinks::payload_destination(NodeId from,
+                                                       const coherence::wire::Header& header) {
+  if (is_io_type(header.type)) return io_handler().payload_destination(from, header);
+  return {};
+}
+
+void NodeLinks::on_message(NodeId from, const coherence::wire::Header& header,
+                           std::span<const std::uint8_t> payload) {
+  if (is_io_type(header.type)) return io_handler().on_message(from, header, payload);
+  if (header.type != kForwardedInterruptType || header.flags >= kIpiKindCount ||
+      header.page > UINT32_MAX || header.request_id > 0xFF) {
+    spdlog::warn("node {}: ignoring a malformed link message (type {}) from node {}",
+                 config_.self, header.type, from);
+    return;
+  }
+  const auto kind = static_cast<IpiKind>(header.flags);
+  ipis_received_[header.flags].fetch_add(1, std::memory_order_relaxed);
+  config_.on_ipi(kind, static_cast<std::uint32_t>(header.page),
+                 static_cast<std::uint8_t>(header.request_id));
+}
+
+void NodeLinks::on_peer_lost(NodeId peer, const Error& why) {
+  // After the guest ended, peers closing their links is the normal way out.
+  if (stopping_) return;
+  io_handler().on_peer_lost(peer, why);
+  const auto& address = config_.peers.at(peer);
+  config_.on_link_failed(fmt::format("lost node {} ({}:{}): {}", peer, address.host, address.port,
+                                     why.message()));
+}
+
+std::vector<std::string> NodeLinks::stats_lines() const {
+  std::vector<std::string> lines;
+  std::string ipis = "ipis forwarded:";
+  for (std::size_t k = 0; k < kIpiKindCount; ++k) {
+    ipis += fmt::format(" {}={}/{}", ipi_kind_name(static_cast<IpiKind>(k)), ipis_sent_[k].load(),
+                        ipis_received_[k].load());
+  }
+  lines.push_back(ipis + " (sent/received)");
+  if (forwarder_) {
+    const io::IoForwarderStats s = forwarder_->stats();
+    lines.push_back(fmt::format(
+        "forwarded io: reads={} writes={} unclaimed={} failed={} round trip p50={} us p99={} us",
+        s.reads, s.writes, s.unclaimed, s.failed, s.round_trip.p50.count() / 1000,
+        s.round_trip.p99.count() / 1000));
+  }
+  if (server_) {
+    const io::IoServerStats s = server_->stats();
+    lines.push_back(fmt::format("served io: reads={} writes={} guest_exits_sent={}", s.reads,
+                                s.writes, s.guest_exits_sent));
+  }
+  return lines;
+}
+
+}  // namespace heca::vmm::node

@@ -1,0 +1,99 @@
+// NodeLinks: the links between node processes beside the coherence mesh. One TCP mesh on its
+// own event-loop thread carries I/O forwarding (IoForwarder/IoServer) and forwarded interrupts.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coherence/event_loop.h"
+#include "coherence/tcp_transport.h"
+#include "io-aggregation/io_bus.h"
+#include "io-aggregation/io_forwarder.h"
+#include "io-aggregation/io_server.h"
+#include "kernel/base/result.h"
+
+namespace heca::vmm::node {
+
+using coherence::NodeId;
+
+// A forwarded interrupt travels as one header-only message of this type (outside the coherence
+// and I/O type ranges): flags = IpiKind, page = destination APIC id, request_id = vector.
+inline constexpr std::uint8_t kForwardedInterruptType = 0x50;
+enum class IpiKind : std::uint8_t { kFixed = 0, kNmi = 1, kInit = 2, kSipi = 3 };
+inline constexpr std::size_t kIpiKindCount = 4;
+
+struct NodeLinksConfig {
+  NodeId self = 0;
+  NodeId io_node = 0;
+  std::vector<coherence::PeerAddress> peers;  // every node, self included, indexed by id
+  const io::IoBus* bus = nullptr;             // the I/O node's devices (I/O node only)
+  std::chrono::milliseconds connect_timeout{15000};
+  // Compute nodes: the I/O node reported the guest's exit (loop thread).
+  std::function<void(std::uint32_t exit_code)> on_guest_exit;
+  // An interrupt for a vCPU this node runs (loop thread).
+  std::function<void(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector)> on_ipi;
+  // A link broke while the guest runs (loop thread).
+  std::function<void(const std::string& why)> on_link_failed;
+};
+
+struct NodeLinksStats {
+  std::array<std::uint64_t, kIpiKindCount> ipis_sent{};
+  std::array<std::uint64_t, kIpiKindCount> ipis_received{};
+};
+
+// THREADS: send_ipi(), broadcast_guest_exit(), forward_*() and request_stop() from any thread;
+// the TransportHandler methods on the loop thread. INVARIANT: the loop thread is joined (in
+// shut_down() or the destructor) before the server, forwarder and transport are destroyed.
+class NodeLinks final : public coherence::TransportHandler {
+ public:
+  // Listens, connects to every peer (blocking), then runs the loop on its own thread.
+  [[nodiscard]] static Result<std::unique_ptr<NodeLinks>> connect(NodeLinksConfig config);
+  ~NodeLinks() override;
+  NodeLinks(const NodeLinks&) = delete;
+  NodeLinks& operator=(const NodeLinks&) = delete;
+
+  void send_ipi(NodeId to, IpiKind kind, std::uint32_t apic_id, std::uint8_t vector);
+  void broadcast_guest_exit(std::uint32_t exit_code);  // I/O node
+  // Compute nodes: one unclaimed access, completed by the I/O node; false if it failed.
+  [[nodiscard]] bool forward_read(io::AddressSpace space, std::uint64_t addr,
+                                  std::span<std::uint8_t> data);
+  [[nodiscard]] bool forward_write(io::AddressSpace space, std::uint64_t addr,
+                                   std::span<const std::uint8_t> data);
+  // The guest is over: fail waiting forwards, and treat later link losses as expected.
+  void request_stop(const std::string& why);
+  // Stops and joins the loop thread (idempotent).
+  void shut_down();
+  [[nodiscard]] std::vector<std::string> stats_lines() const;
+
+  std::span<std::uint8_t> payload_destination(NodeId from,
+                                              const coherence::wire::Header& header) override;
+  void on_message(NodeId from, const coherence::wire::Header& header,
+                  std::span<const std::uint8_t> payload) override;
+  void on_peer_lost(NodeId peer, const Error& why) override;
+
+ private:
+  NodeLinks(NodeLinksConfig config, coherence::EventLoop loop);
+  [[nodiscard]] coherence::TransportHandler& io_handler();
+
+  NodeLinksConfig config_;
+  coherence::EventLoop loop_;
+  std::unique_ptr<io::IoServer> server_;        // I/O node
+  std::unique_ptr<io::IoForwarder> forwarder_;  // compute nodes
+  std::unique_ptr<coherence::TcpTransport> tcp_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::array<std::atomic<std::uint64_t>, kIpiKindCount> ipis_sent_{};
+  std::array<std::atomic<std::uint64_t>, kIpiKindCount> ipis_received_{};
+};
+
+[[nodiscard]] const char* ipi_kind_name(IpiKind kind);
+
+}  // namespace heca::vmm::node

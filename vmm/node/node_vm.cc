@@ -1,0 +1,301 @@
+#include "vmm/node/node_vm.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "kernel/base/log.h"
+#include "vmm/guest_memory.h"
+#include "vmm/machine.h"
+#include "vmm/proxy/interrupt_inject.h"
+#include "vmm/vcpu_boot.h"
+
+namespace heca::vmm::node {
+namespace {
+
+std::vector<coherence::PeerAddress> peer_addresses(const cluster::GuestDescription& d,
+                                                   std::uint16_t offset) {
+  std::vector<coherence::PeerAddress> peers;
+  for (const auto& n : d.nodes) {
+    peers.push_back({static_cast<NodeId>(n.id), n.address,
+                     static_cast<std::uint16_t>(d.base_port + offset + n.id)});
+  }
+  return peers;
+}
+
+std::vector<coherence::HomeRange> home_ranges(const cluster::GuestDescription& d) {
+  std::vector<coherence::HomeRange> ranges;
+  for (const auto& h : d.home_assignments()) {
+    ranges.push_back({h.range.start / coherence::kPageSize, h.range.size / coherence::kPageSize,
+                      static_cast<NodeId>(h.node)});
+  }
+  return ranges;
+}
+
+}  // namespace
+
+NodeVm::NodeVm(NodeVmConfig config) : config_(std::move(config)) {}
+
+NodeVm::~NodeVm() {
+  stop_vcpus();
+  if (links_) links_->shut_down();
+}
+
+Result<std::unique_ptr<NodeVm>> NodeVm::create(NodeVmConfig config) {
+  if (config.id >= config.description.nodes.size()) {
+    return make_error(fmt::format("--id {}: the guest description has nodes 0..{}", config.id,
+                                  config.description.nodes.size() - 1));
+  }
+  std::unique_ptr<NodeVm> vm(new NodeVm(std::move(config)));
+  if (auto s = vm->build(); !s) return std::unexpected(s.error());
+  return vm;
+}
+
+Status NodeVm::build() {
+  install_kick_signal_handler();
+  auto kvm = KvmSystem::open();
+  if (!kvm) return std::unexpected(kvm.error());
+  kvm_.emplace(std::move(*kvm));
+  auto vm = create_pc_vm(*kvm_);
+  if (!vm) return std::unexpected(vm.error());
+  vm_.emplace(std::move(*vm));
+  if (auto s = join_memory(); !s) return s;
+  if (auto s = register_ram(); !s) return s;
+  if (auto s = connect_links(); !s) return s;
+  return create_vcpus();
+}
+
+Status NodeVm::join_memory() {
+  const auto& d = config_.description;
+  auto memory = coherence::ClusterMemory::join(
+      {.self = static_cast<NodeId>(config_.id),
+       .peers = peer_addresses(d, 0),
+       .region_size = d.memory_bytes,
+       .homing = coherence::Homing::kExplicit,
+       .home_ranges = home_ranges(d),
+       .connect_timeout = std::chrono::milliseconds(15000)});
+  if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
+  memory_ = std::move(*memory);
+  return {};
+}
+
+// pc_ram_layout() ranges map onto consecutive offsets of the coherent region's guest view.
+Status NodeVm::register_ram() {
+  ram_ = firmware::pc_ram_layout(config_.description.memory_bytes);
+  std::uint64_t offset = 0;
+  for (std::uint32_t slot = 0; slot < ram_.size(); ++slot) {
+    if (auto s = vm_->set_memory_region(slot, ram_[slot].gpa, ram_[slot].size,
+                                        memory_->data() + offset);
+        !s) {
+      return s;
+    }
+    offset += ram_[slot].size;
+  }
+  auto firmware = proxy::ProxyFirmware::create(*vm_, static_cast<std::uint32_t>(ram_.size()),
+                                               config_.description.vcpu_count());
+  if (!firmware) return wrap_error(firmware.error(), "building the proxy firmware");
+  proxy_firmware_.emplace(std::move(*firmware));
+  return {};
+}
+
+Status NodeVm::connect_links() {
+  const auto& d = config_.description;
+  const bool io_node = d.io_node() == config_.id;
+  if (io_node) {
+    auto s = add_io_devices(
+        bus_, *vm_,
+        [this](std::uint32_t code) {
+          links_->broadcast_guest_exit(code);
+          finish({static_cast<int>(std::min<std::uint32_t>(code, 255)), {}});
+        },
+        [this](std::uint32_t event) {
+          const std::chrono::duration<double, std::milli> at =
+              std::chrono::steady_clock::now() - config_.start;
+          std::fprintf(stderr, "heca: event %u at %.3f ms\n", event, at.count());
+        });
+    if (!s) return s;
+  }
+  auto links = NodeLinks::connect(
+      {.self = static_cast<NodeId>(config_.id),
+       .io_node = static_cast<NodeId>(d.io_node()),
+       .peers = peer_addresses(d, kLinkPortOffset),
+       .bus = &bus_,
+       .on_guest_exit =
+           [this](std::uint32_t code) {
+             finish({static_cast<int>(std::min<std::uint32_t>(code, 255)), {}});
+           },
+       .on_ipi = [this](IpiKind kind, std::uint32_t apic, std::uint8_t v) { on_ipi(kind, apic, v); },
+       .on_link_failed = [this](const std::string& why) { finish({kExitVmFailure, why}); }});
+  if (!links) return std::unexpected(links.error());
+  links_ = std::move(*links);
+  if (!io_node) {
+    ops_.set_forwarder(
+        {.read = [this](io::AddressSpace space, std::uint64_t addr,
+                        std::span<std::uint8_t> data) { return links_->forward_read(space, addr, data); },
+         .write = [this](io::AddressSpace space, std::uint64_t addr,
+                         std::span<const std::uint8_t> data) {
+           return links_->forward_write(space, addr, data);
+         }});
+  }
+  return {};
+}
+
+Status NodeVm::create_vcpus() {
+  const auto& d = config_.description;
+  const std::uint32_t count = d.vcpu_count();
+  auto cpuid = kvm_->supported_cpuid();
+  if (!cpuid) return std::unexpected(cpuid.error());
+  std::vector<VcpuFd> fds;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto fd = vm_->create_vcpu(i);
+    if (!fd) return std::unexpected(fd.error());
+    fds.push_back(std::move(*fd));
+  }
+  std::string cmdline = d.cmdline;
+  if (config_.append_tsc_khz) {
+    auto khz = fds[0].tsc_khz();
+    if (!khz) return std::unexpected(khz.error());
+    cmdline += fmt::format(" tsc_khz={}", *khz);
+  }
+  auto plan = plan_guest_boot({.ram = ram_, .vcpu_count = count, .cmdline = cmdline,
+                               .image = config_.image, .extra_writes = config_.extra_writes});
+  if (!plan) return std::unexpected(plan.error());
+  plan_.emplace(std::move(*plan));
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const VcpuBootConfig boot{.index = i, .vcpu_count = count, .supported_cpuid = *cpuid};
+    if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
+    align_tsc(fds[i], i);
+    if (d.node_of_vcpu(i) == config_.id) {
+      vcpus_.push_back(std::make_unique<Vcpu>(
+          i, std::move(fds[i]), ops_, [this](std::uint32_t index, const std::string& why) {
+            finish({kExitVmFailure, fmt::format("vCPU {}: {}", index, why)});
+          }));
+      continue;
+    }
+    auto proxy = proxy::ProxyVcpu::create(std::move(fds[i]), *proxy_firmware_,
+                                          {.apic_id = i, .slot = i},
+                                          [this](const proxy::ProxyEvent& e) { on_proxy_event(e); });
+    if (!proxy) return wrap_error(proxy.error(), fmt::format("parking proxy vCPU {}", i));
+    proxies_.push_back(std::move(*proxy));
+  }
+  return {};
+}
+
+// Every vCPU on every node reads the host TSC unchanged (offset 0), so all guest TSCs agree
+// on one host. Across hosts this offset would carry the calibrated host-clock difference.
+void NodeVm::align_tsc(VcpuFd& fd, std::uint32_t index) {
+  if (auto s = fd.set_tsc_offset(kGuestTscOffset); !s) {
+    tsc_aligned_ = false;
+    spdlog::warn("vCPU {}: cannot align the guest TSC: {}", index, s.error().message());
+  }
+}
+
+bool NodeVm::is_boot_node() const { return config_.description.node_of_vcpu(0) == config_.id; }
+
+// Through the guest view: every page written here is faulted in (write ownership) from its
+// home by the protocol, so the other nodes later fetch the boot image from this node.
+Status NodeVm::write_boot_plan() {
+  for (const auto& write : plan_->writes) {
+    auto offset = ram_offset(ram_, write.gpa, write.bytes.size());
+    if (!offset) return wrap_error(offset.error(), "loading the guest");
+    std::memcpy(memory_->data() + *offset, write.bytes.data(), write.bytes.size());
+  }
+  return {};
+}
+
+void NodeVm::on_proxy_event(const proxy::ProxyEvent& event) {
+  const NodeId owner = static_cast<NodeId>(config_.description.node_of_vcpu(event.apic_id));
+  switch (event.kind) {
+    case proxy::ProxyEventKind::kInterrupt:
+      return links_->send_ipi(owner, IpiKind::kFixed, event.apic_id, event.vector);
+    case proxy::ProxyEventKind::kNmi:
+      return links_->send_ipi(owner, IpiKind::kNmi, event.apic_id, 0);
+    case proxy::ProxyEventKind::kInit:
+      return links_->send_ipi(owner, IpiKind::kInit, event.apic_id, 0);
+    case proxy::ProxyEventKind::kSipi:
+      return links_->send_ipi(owner, IpiKind::kSipi, event.apic_id, event.vector);
+    case proxy::ProxyEventKind::kFault:
+      spdlog::warn("proxy vCPU {}: {}", event.apic_id, event.what);
+      return;
+  }
+}
+
+void NodeVm::on_ipi(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector) {
+  Status s;
+  switch (kind) {
+    case IpiKind::kFixed: s = proxy::inject_fixed_ipi(*vm_, apic_id, vector); break;
+    case IpiKind::kNmi: s = proxy::inject_nmi(*vm_, apic_id); break;
+    case IpiKind::kInit: s = proxy::inject_init(*vm_, apic_id); break;
+    case IpiKind::kSipi: s = proxy::inject_sipi(*vm_, apic_id, vector); break;
+  }
+  if (!s) spdlog::warn("injecting a {} interrupt into vCPU {}: {}", ipi_kind_name(kind), apic_id,
+                       s.error().message());
+}
+
+void NodeVm::finish(VmOutcome outcome) {
+  latch_.finish(std::move(outcome));
+}
+
+void NodeVm::stop_vcpus() {
+  for (auto& vcpu : vcpus_) vcpu->stop();
+  for (auto& proxy : proxies_) proxy->stop();
+  for (auto& vcpu : vcpus_) vcpu->join();
+  for (auto& proxy : proxies_) proxy->join();
+}
+
+VmOutcome NodeVm::run() {
+  if (is_boot_node()) {
+    if (auto s = write_boot_plan(); !s) return {kExitVmFailure, s.error().message()};
+  }
+  if (auto s = memory_->barrier(); !s) return {kExitVmFailure, s.error().message()};
+  for (auto& proxy : proxies_) proxy->start();
+  for (auto& vcpu : vcpus_) vcpu->start();
+  if (config_.timeout.count() > 0) {
+    if (!latch_.wait_for(config_.timeout)) {
+      latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
+                                               config_.timeout.count())});
+    }
+  } else {
+    latch_.wait();
+  }
+  links_->request_stop("the guest stopped");
+  stop_vcpus();
+  return *latch_.outcome();
+}
+
+Status NodeVm::leave() {
+  auto s = memory_->leave();
+  links_->shut_down();
+  return s;
+}
+
+Result<std::span<const std::uint8_t>> NodeVm::read_guest(std::uint64_t gpa,
+                                                         std::uint64_t length) const {
+  auto offset = ram_offset(ram_, gpa, length);
+  if (!offset) return std::unexpected(offset.error());
+  return std::span<const std::uint8_t>(memory_->data() + *offset, length);
+}
+
+std::vector<std::string> NodeVm::stats_lines() {
+  std::vector<std::string> lines;
+  for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
+  for (const auto& proxy : proxies_) {
+    const proxy::ProxyStats s = proxy->stats();
+    lines.push_back(fmt::format("proxy {}: interrupts={} nmis={} inits={} sipis={} faults={} "
+                                "escapes={} kicks={}",
+                                proxy->apic_id(), s.interrupts, s.nmis, s.inits, s.sipis,
+                                s.faults, s.escapes, s.kicks));
+  }
+  lines.push_back(tsc_aligned_ ? "tsc: every vCPU at host TSC + 0"
+                               : "tsc: NOT aligned (KVM refused the TSC offset)");
+  const coherence::NodeStats mem = memory_->stats();
+  lines.push_back("memory: " + mem.protocol.to_string());
+  lines.push_back("messages: " + mem.messages.to_string());
+  lines.push_back(mem.fault_latency.to_string());
+  for (auto& line : links_->stats_lines()) lines.push_back(std::move(line));
+  return lines;
+}
+
+}  // namespace heca::vmm::node

@@ -1,0 +1,94 @@
+// NodeVm: this process's part of a guest that spans several node processes: coherent guest RAM
+// (ClusterMemory) as KVM memslots, owned vCPUs run here, the others parked here as proxies.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coherence/cluster_memory.h"
+#include "io-aggregation/io_bus.h"
+#include "kernel/base/result.h"
+#include "vmm/bus_vm_ops.h"
+#include "vmm/cluster/guest_description.h"
+#include "vmm/kvm/kvm_system.h"
+#include "vmm/loader.h"
+#include "vmm/node/node_links.h"
+#include "vmm/proxy/proxy_firmware.h"
+#include "vmm/proxy/proxy_vcpu.h"
+#include "vmm/stop_latch.h"
+#include "vmm/vcpu.h"
+
+namespace heca::vmm::node {
+
+// Ports beside the coherence mesh (base_port + id): the node links use base_port + 100 + id.
+inline constexpr std::uint16_t kLinkPortOffset = 100;
+// The TSC offset of every vCPU on every node (see NodeVm::align_tsc).
+inline constexpr std::uint64_t kGuestTscOffset = 0;
+
+struct NodeVmConfig {
+  cluster::GuestDescription description;
+  std::uint32_t id = 0;
+  GuestImage image;
+  std::vector<firmware::GuestWrite> extra_writes;  // e.g. a litmus blob
+  bool append_tsc_khz = false;  // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
+  std::chrono::steady_clock::time_point start;
+  std::chrono::duration<double> timeout{0};  // 0: wait for the guest forever
+};
+
+// THREADS: create() and run() on the main thread. Callbacks arrive on vCPU, proxy, link and
+// coherence threads; they only finish the latch, inject interrupts or forward messages.
+class NodeVm {
+ public:
+  // Joins the memory cluster and the node links (blocking until every node is there), builds
+  // the VM over the coherent region and prepares every vCPU (owned or proxy).
+  [[nodiscard]] static Result<std::unique_ptr<NodeVm>> create(NodeVmConfig config);
+  ~NodeVm();
+  NodeVm(const NodeVm&) = delete;
+  NodeVm& operator=(const NodeVm&) = delete;
+
+  // The boot node writes the boot plan through the coherent guest view, every node meets at a
+  // barrier, then the vCPUs run until the guest exits; then every node leaves the cluster.
+  [[nodiscard]] VmOutcome run();
+  // The final barrier: afterwards no node needs this one's pages; then the links close.
+  [[nodiscard]] Status leave();
+  [[nodiscard]] std::vector<std::string> stats_lines();
+  // Guest RAM as this node sees it (faults pages in through the protocol); before run() ends.
+  [[nodiscard]] Result<std::span<const std::uint8_t>> read_guest(std::uint64_t gpa,
+                                                                 std::uint64_t length) const;
+
+ private:
+  explicit NodeVm(NodeVmConfig config);
+  [[nodiscard]] Status build();
+  [[nodiscard]] Status join_memory();
+  [[nodiscard]] Status register_ram();
+  [[nodiscard]] Status connect_links();
+  [[nodiscard]] Status create_vcpus();
+  [[nodiscard]] Status write_boot_plan();
+  void on_proxy_event(const proxy::ProxyEvent& event);
+  void on_ipi(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector);
+  void finish(VmOutcome outcome);
+  void stop_vcpus();
+  [[nodiscard]] bool is_boot_node() const;
+  void align_tsc(VcpuFd& fd, std::uint32_t index);
+
+  NodeVmConfig config_;
+  std::vector<firmware::RamRange> ram_;
+  std::optional<KvmSystem> kvm_;
+  std::optional<VmFd> vm_;
+  std::unique_ptr<coherence::ClusterMemory> memory_;
+  std::optional<proxy::ProxyFirmware> proxy_firmware_;
+  std::optional<firmware::BootPlan> plan_;
+  io::IoBus bus_;
+  BusVmOps ops_{bus_};
+  StopLatch latch_;
+  std::unique_ptr<NodeLinks> links_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;                // owned here
+  std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
+  bool tsc_aligned_ = true;
+};
+
+}  // namespace heca::vmm::node
