@@ -108,9 +108,8 @@ Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& image
 // --litmus: the test, its allowed set and its blob, which the guest finds via its cmdline.
 Result<firmware::litmus::LitmusSetup> add_litmus(const RunOptions& options, MachineConfig& config) {
   if (options.guest != "test") return make_error("--litmus needs --guest test");
-  auto model = firmware::litmus::parse_model_name(options.litmus_model);
-  if (!model) return std::unexpected(model.error());
-  auto setup = firmware::litmus::prepare_litmus(options.litmus, options.iterations, *model, options.vcpus);
+  auto setup = firmware::litmus::prepare_litmus_named(options.litmus, options.iterations,
+                                                      options.litmus_model, options.vcpus);
   if (!setup) return std::unexpected(setup.error());
   config.cmdline += setup->cmdline_key;
   config.extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
@@ -121,11 +120,9 @@ Result<firmware::litmus::LitmusSetup> add_litmus(const RunOptions& options, Mach
 int litmus_exit(const firmware::litmus::LitmusSetup& setup, const Machine& machine) {
   auto memory = machine.read_guest(setup.blob.gpa, setup.blob.bytes.size());
   if (!memory) return fail(memory.error().message());
-  auto verdict = firmware::litmus::judge_litmus(setup, *memory);
-  if (!verdict) return fail(verdict.error().message());
-  for (const auto& line : verdict->lines) std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
-  return verdict->exit_code;
+  auto exit_code = firmware::litmus::report_litmus(setup, *memory);
+  if (!exit_code) return fail(exit_code.error().message());
+  return *exit_code;
 }
 
 int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point start) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -101,6 +102,21 @@ Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std
                                         model_name(setup.model)));
   }
   return verdict;
+}
+
+Result<LitmusSetup> prepare_litmus_named(const std::string& path, std::uint64_t iterations,
+                                         const std::string& model, std::uint32_t vcpu_count) {
+  auto parsed = parse_model_name(model);
+  if (!parsed) return std::unexpected(parsed.error());
+  return prepare_litmus(path, iterations, *parsed, vcpu_count);
+}
+
+Result<int> report_litmus(const LitmusSetup& setup, std::span<const std::uint8_t> guest_blob) {
+  auto verdict = judge_litmus(setup, guest_blob);
+  if (!verdict) return std::unexpected(verdict.error());
+  for (const auto& line : verdict->lines) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return verdict->exit_code;
 }
 
 }  // namespace heca::firmware::litmus

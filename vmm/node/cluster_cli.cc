@@ -86,9 +86,8 @@ Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
     std::vector<firmware::GuestWrite>& extra_writes) {
   if (args.litmus.empty()) return std::nullopt;
   if (d.kind != cluster::GuestKind::kTest) return make_error("--litmus needs guest.kind = \"test\"");
-  auto model = firmware::litmus::parse_model_name(args.litmus_model);
-  if (!model) return std::unexpected(model.error());
-  auto setup = firmware::litmus::prepare_litmus(args.litmus, args.iterations, *model, d.vcpu_count());
+  auto setup = firmware::litmus::prepare_litmus_named(args.litmus, args.iterations,
+                                                      args.litmus_model, d.vcpu_count());
   if (!setup) return std::unexpected(setup.error());
   d.cmdline += setup->cmdline_key;
   extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
@@ -99,11 +98,9 @@ Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
 int judge(const firmware::litmus::LitmusSetup& setup, const NodeVm& vm) {
   auto memory = vm.read_guest(setup.blob.gpa, setup.blob.bytes.size());
   if (!memory) return fail(memory.error().message());
-  auto verdict = firmware::litmus::judge_litmus(setup, *memory);
-  if (!verdict) return fail(verdict.error().message());
-  for (const auto& line : verdict->lines) std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
-  return verdict->exit_code;
+  auto exit_code = firmware::litmus::report_litmus(setup, *memory);
+  if (!exit_code) return fail(exit_code.error().message());
+  return *exit_code;
 }
 
 }  // namespace
