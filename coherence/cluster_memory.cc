@@ -71,7 +71,8 @@ Node::Options node_options(ClusterMemory::Parts& parts) {
       .protocol = {.self = cfg.self,
                    .homes = parts.homes,
                    .min_hold = std::chrono::duration_cast<Nanos>(cfg.min_hold),
-                   .prefetch_window = cfg.prefetch_window},
+                   .prefetch_window = cfg.prefetch_window,
+                   .home_starts_owner = cfg.home_starts_owner},
       .on_fatal = [p = &parts, user = cfg.on_fatal ? cfg.on_fatal : default_fatal_handler()](
                       const std::string& why) {
         p->failed = true;

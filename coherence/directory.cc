@@ -38,7 +38,7 @@ Status PageDirectory::on_message(const Envelope& envelope, Outbox& out) {
 
 PageDirectory::View PageDirectory::view(PageIndex page) const {
   const auto it = entries_.find(page);
-  if (it == entries_.end()) return {};
+  if (it == entries_.end()) return {.owner = initial_owner_};
   return {.owner = it->second.owner,
           .sharers = it->second.sharers,
           .busy = it->second.active.has_value(),
@@ -64,7 +64,9 @@ Status PageDirectory::check_request(const Entry& entry, const Request& request) 
 Status PageDirectory::on_request(const Envelope& envelope, Outbox& out) {
   const Message& message = envelope.message;
   const PageIndex page = message.page;
-  Entry& entry = entries_[page];
+  auto [it, first_seen] = entries_.try_emplace(page);
+  Entry& entry = it->second;
+  if (first_seen) entry.owner = initial_owner_;
   const Request request{.from = envelope.from,
                         .write = message.type == MessageType::kWriteRequest,
                         .request_id = message.request_id};

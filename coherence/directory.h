@@ -24,7 +24,10 @@ inline constexpr std::uint16_t kMaxNodes = 64;
 // Thread-safety: owned by one Protocol, called on its thread only.
 class PageDirectory {
  public:
-  explicit PageDirectory(ProtocolStats& stats) : stats_(stats) {}
+  // `initial_owner`: the owner of a page the directory has not seen yet (the home itself when
+  // homes start as owners); nullopt: nobody, the home's engine view holds the only copy.
+  PageDirectory(ProtocolStats& stats, std::optional<NodeId> initial_owner)
+      : stats_(stats), initial_owner_(initial_owner) {}
 
   // ReadRequest / WriteRequest / InvalidateAck / FetchReply addressed to this home.
   [[nodiscard]] Status on_message(const Envelope& envelope, Outbox& out);
@@ -67,7 +70,9 @@ class PageDirectory {
   void pump(PageIndex page, Entry& entry, Outbox& out);
 
   ProtocolStats& stats_;
-  std::unordered_map<PageIndex, Entry> entries_;  // absent: home holds the only copy
+  // absent: as first seen (owner = initial_owner_, no sharers)
+  std::unordered_map<PageIndex, Entry> entries_;
+  std::optional<NodeId> initial_owner_;
   std::uint64_t next_transaction_ = 1;
 };
 

@@ -54,7 +54,30 @@ Node::~Node() {
 
 Status Node::start() {
   HECA_CHECK(transport_ != nullptr);
+  if (protocol_.config().home_starts_owner) {
+    if (auto s = map_home_pages(); !s) return s;
+  }
   return loop_.add_fd(uffd_.fd(), EPOLLIN, [this](std::uint32_t) { on_uffd_readable(); });
+}
+
+// The pages this node is home of start Modified here: map them writable, run by run, before
+// any fault can be read (nothing else has touched them yet).
+Status Node::map_home_pages() {
+  const HomeMap& homes = protocol_.config().homes;
+  const NodeId self = protocol_.config().self;
+  PageIndex page = 0;
+  while (page < homes.page_count()) {
+    if (homes.home_of(page) != self) {
+      ++page;
+      continue;
+    }
+    const PageIndex first = page;
+    while (page < homes.page_count() && homes.home_of(page) == self) ++page;
+    if (auto s = uffd_.map_range_writable(offset_of(first), (page - first) * kPageSize); !s) {
+      return wrap_error(s.error(), "mapping the pages this node is home of");
+    }
+  }
+  return {};
 }
 
 Nanos Node::now() {

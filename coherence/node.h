@@ -63,7 +63,8 @@ class Node final : public TransportHandler {
   Node& operator=(const Node&) = delete;
 
   void set_transport(Transport& transport) { transport_ = &transport; }
-  // Starts watching the uffd for faults.
+  // Maps the pages this node is home of when they start owned here, then starts watching the
+  // uffd for faults.
   [[nodiscard]] Status start();
 
   // Barrier: once this node has no request outstanding, tells every peer it reached `epoch`,
@@ -81,6 +82,7 @@ class Node final : public TransportHandler {
   void on_peer_lost(NodeId peer, const Error& why) override;
 
  private:
+  [[nodiscard]] Status map_home_pages();
   struct Barrier {
     std::uint64_t epoch = 0;
     bool final = false;

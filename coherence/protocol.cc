@@ -32,11 +32,15 @@ std::string ProtocolStats::to_string() const {
 
 Protocol::Protocol(ProtocolConfig config)
     : config_(std::move(config)),
-      directory_(stats_),
-      requester_(
-          config_.homes,
-          RequesterConfig{.min_hold = config_.min_hold, .prefetch_window = config_.prefetch_window},
-          stats_) {
+      directory_(stats_, config_.home_starts_owner ? std::optional<NodeId>(config_.self)
+                                                   : std::nullopt),
+      requester_(config_.homes,
+                 RequesterConfig{.min_hold = config_.min_hold,
+                                 .prefetch_window = config_.prefetch_window,
+                                 .owned_home = config_.home_starts_owner
+                                                   ? std::optional<NodeId>(config_.self)
+                                                   : std::nullopt},
+                 stats_) {
   HECA_CHECK(config_.homes.node_count() <= kMaxNodes);
   HECA_CHECK(config_.self < config_.homes.node_count());
 }

@@ -20,6 +20,10 @@ struct ProtocolConfig {
   // so the woken thread can retry its access (no livelock under write ping-pong).
   Nanos min_hold{std::chrono::microseconds(20)};
   std::uint32_t prefetch_window = 0;  // pages read ahead on a read fault (same home)
+  // Every page starts Modified at its home (directory owner = home, the home's copy mapped
+  // writable by the runtime), so a node touches the memory it is home of without faults.
+  // Otherwise every page starts Invalid everywhere and the home also faults its own pages in.
+  bool home_starts_owner = false;
 };
 
 // Thread-safety: single-threaded; the node runtime calls it from its event-loop thread only.

@@ -23,7 +23,12 @@ bool satisfies(PageState state, Access access) {
 }  // namespace
 
 PageRequester::PageRequester(const HomeMap& homes, RequesterConfig config, ProtocolStats& stats)
-    : homes_(homes), config_(config), stats_(stats), pages_(homes.page_count()) {}
+    : homes_(homes), config_(config), stats_(stats), pages_(homes.page_count()) {
+  if (!config_.owned_home) return;
+  for (PageIndex page = 0; page < pages_.size(); ++page) {
+    if (homes_.home_of(page) == *config_.owned_home) pages_[page].state = PageState::kModified;
+  }
+}
 
 // Coalescing: one request per page is outstanding at a time. A read fault during a write
 // request just waits for it; a write fault during a read request upgrades after the grant.

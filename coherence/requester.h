@@ -17,6 +17,8 @@ namespace heca::coherence {
 struct RequesterConfig {
   Nanos min_hold{std::chrono::microseconds(20)};
   std::uint32_t prefetch_window = 0;
+  // Pages homed at this node start Modified here (see ProtocolConfig::home_starts_owner).
+  std::optional<NodeId> owned_home;
 };
 
 // Thread-safety: owned by one Protocol, called on its thread only.

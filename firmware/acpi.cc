@@ -93,13 +93,16 @@ class TableArena {
 
 Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
   if (config.base_gpa % kTableAlign != 0) return make_error("ACPI: base address is not 16-byte aligned");
+  if (config.mp_wakeup_mailbox_gpa % kPageSize != 0) {
+    return make_error(fmt::format("ACPI: wakeup mailbox at {:#x} is not 4 KiB aligned", config.mp_wakeup_mailbox_gpa));
+  }
   if (auto status = validate_cpus(config); !status) return std::unexpected(status.error());
   if (auto status = validate_nodes(config); !status) return std::unexpected(status.error());
   auto distances = distance_matrix(config);
   if (!distances) return std::unexpected(distances.error());
 
   // Tables that do not depend on addresses first; FADT and XSDT point at others.
-  std::vector<std::vector<std::uint8_t>> pointed = {build_madt(config.cpus)};
+  std::vector<std::vector<std::uint8_t>> pointed = {build_madt(config.cpus, config.mp_wakeup_mailbox_gpa)};
   if (!config.numa_nodes.empty()) {
     pointed.push_back(build_srat(config));
     pointed.push_back(build_slit(*distances));

@@ -28,6 +28,9 @@ struct AcpiConfig {
   // First port of the fixed-hardware PM block: PM1a_EVT (4 bytes) at +0, PM1a_CNT (2) at +4,
   // PM_TMR (4) at +8. 0: no PM block is described (SMI_CMD is 0 either way: always in ACPI mode).
   std::uint16_t pm_io_base = 0;
+  // Guest-physical address of the 4 KiB multiprocessor wakeup mailbox (4 KiB aligned), described
+  // by a MADT Multiprocessor Wakeup structure. 0: none, APs are started with INIT-SIPI-SIPI.
+  std::uint64_t mp_wakeup_mailbox_gpa = 0;
 };
 
 struct AcpiTables {
@@ -42,7 +45,7 @@ inline constexpr std::uint16_t kAcpiSciIrq = 9;
 inline constexpr std::uint8_t kAcpiS5SleepType = 5;
 
 // Errors: no CPUs, duplicate APIC ids, misaligned base, more bytes than kAcpiMax,
-// NUMA node ids not 0..N-1 or a CPU on an unknown node, bad distance matrix.
+// NUMA node ids not 0..N-1 or a CPU on an unknown node, bad distance matrix, misaligned mailbox.
 [[nodiscard]] Result<AcpiTables> build_acpi_tables(const AcpiConfig& config);
 
 }  // namespace heca::firmware

@@ -35,7 +35,8 @@ struct FadtLinks {
 // Firmware ACPI Control Structure: no waking vector, no global lock owner; has no checksum.
 [[nodiscard]] std::vector<std::uint8_t> build_facs();
 [[nodiscard]] std::vector<std::uint8_t> build_dsdt();
-[[nodiscard]] std::vector<std::uint8_t> build_madt(std::span<const AcpiCpu> cpus);
+// `mailbox_gpa` != 0 adds a Multiprocessor Wakeup structure pointing at it.
+[[nodiscard]] std::vector<std::uint8_t> build_madt(std::span<const AcpiCpu> cpus, std::uint64_t mailbox_gpa);
 [[nodiscard]] std::vector<std::uint8_t> build_srat(const AcpiConfig& config);
 // `distances` is already validated: square, numa_nodes.size() wide.
 [[nodiscard]] std::vector<std::uint8_t> build_slit(const std::vector<std::vector<std::uint8_t>>& distances);

@@ -53,6 +53,15 @@ void append_source_override(std::vector<std::uint8_t>& madt, std::uint8_t irq, s
   append_le<std::uint16_t>(madt, flags);
 }
 
+// ACPI 6.4 5.2.12.19: the OS starts APs through the mailbox instead of INIT-SIPI-SIPI.
+void append_mp_wakeup(std::vector<std::uint8_t>& madt, std::uint64_t mailbox_gpa) {
+  append_le<std::uint8_t>(madt, 0x10);  // type: Multiprocessor Wakeup
+  append_le<std::uint8_t>(madt, 16);
+  append_le<std::uint16_t>(madt, 0);  // mailbox version
+  append_le<std::uint32_t>(madt, 0);  // reserved
+  append_le<std::uint64_t>(madt, mailbox_gpa);
+}
+
 void append_cpu_affinity(std::vector<std::uint8_t>& srat, const AcpiCpu& cpu) {
   if (cpu.apic_id > kMaxXapicId) {
     append_le<std::uint8_t>(srat, 2);  // type: Processor Local x2APIC Affinity
@@ -91,7 +100,7 @@ void append_memory_affinity(std::vector<std::uint8_t>& srat, std::uint32_t domai
 
 }  // namespace
 
-std::vector<std::uint8_t> build_madt(std::span<const AcpiCpu> cpus) {
+std::vector<std::uint8_t> build_madt(std::span<const AcpiCpu> cpus, std::uint64_t mailbox_gpa) {
   std::vector<std::uint8_t> madt = sdt_header("APIC", 5);
   append_le<std::uint32_t>(madt, static_cast<std::uint32_t>(kLapicAddr));
   append_le<std::uint32_t>(madt, kMadtPcatCompat);
@@ -106,6 +115,7 @@ std::vector<std::uint8_t> build_madt(std::span<const AcpiCpu> cpus) {
   append_io_apic(madt, cpus.size());
   append_source_override(madt, 0, 2, kIntiConforming);  // PIT on IOAPIC pin 2
   append_source_override(madt, static_cast<std::uint8_t>(kAcpiSciIrq), kAcpiSciIrq, kIntiActiveHighLevel);
+  if (mailbox_gpa != 0) append_mp_wakeup(madt, mailbox_gpa);
   finish_sdt(madt);
   return madt;
 }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "firmware/ap_wakeup.h"
 #include "firmware/boot_params.h"
 #include "firmware/boot_protocol.h"
 #include "firmware/bzimage.h"
@@ -121,6 +122,15 @@ std::vector<std::uint8_t> cmdline_bytes(const std::string& cmdline) {
   return bytes;
 }
 
+bool uses_wakeup_mailbox(const BootRequest& request) {
+  switch (request.ap_startup) {
+    case ApStartup::kByImage: return std::holds_alternative<LinuxImage>(request.image);
+    case ApStartup::kInitSipi: return false;
+    case ApStartup::kWakeupMailbox: return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<BootPlan> plan_boot(const BootRequest& request) {
@@ -128,7 +138,10 @@ Result<BootPlan> plan_boot(const BootRequest& request) {
     return make_error(fmt::format("boot: cmdline is {} bytes, at most {} fit", request.cmdline.size(), kCmdlineMax - 1));
   }
   if (!fits_in_ram(request.ram, 0, kBiosAreaEnd)) return make_error("boot: RAM does not cover the first 1 MiB");
-  auto acpi = build_acpi_tables(request.acpi);
+  const bool mailbox = uses_wakeup_mailbox(request);
+  AcpiConfig acpi_config = request.acpi;
+  acpi_config.mp_wakeup_mailbox_gpa = mailbox ? ApWakeupLayout::kMailbox : 0;
+  auto acpi = build_acpi_tables(acpi_config);
   if (!acpi) return wrap_error(acpi.error(), "boot");
   auto image = plan_image(request);
   if (!image) return std::unexpected(image.error());
@@ -152,6 +165,10 @@ Result<BootPlan> plan_boot(const BootRequest& request) {
   plan.writes.push_back({kBootParamsAddr, to_bytes(*params)});
   plan.writes.push_back({kCmdlineAddr, cmdline_bytes(request.cmdline)});
   plan.writes.push_back({acpi->base_gpa, std::move(acpi->bytes)});
+  if (mailbox) {
+    plan.ap_entry_rip = ApWakeupLayout::kParkCode;
+    plan.writes.push_back({kApWakeupBase, build_ap_wakeup_region()});
+  }
   std::ranges::move(image->writes, std::back_inserter(plan.writes));
   return plan;
 }

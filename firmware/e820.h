@@ -20,7 +20,8 @@ struct E820Entry {
 };
 
 // RAM ranges in, e820 out: conventional RAM [0, kEbdaStart), reserved [kEbdaStart, kBiosAreaEnd)
-// (this covers the ACPI tables at kAcpiBase), RAM from 1 MiB to the end of each range.
+// (this covers the AP wakeup firmware at kApWakeupBase and the ACPI tables at kAcpiBase),
+// RAM from 1 MiB to the end of each range.
 // The result is sorted by address and its entries do not overlap.
 [[nodiscard]] std::vector<E820Entry> build_e820(std::span<const RamRange> ram);
 

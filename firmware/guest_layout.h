@@ -27,6 +27,10 @@ inline constexpr std::uint64_t kPdptAddr = 0xA000;
 inline constexpr std::uint64_t kPdAddr = 0xB000;              // 4 page directories, 2 MiB pages
 inline constexpr std::uint64_t kCmdlineAddr = 0x2'0000;
 inline constexpr std::uint64_t kCmdlineMax = 0x1'0000;
+// AP wakeup firmware of Linux guests (firmware/ap_wakeup.h): mailbox, park loop, GDT and page
+// tables, inside the e820-reserved hole and below the ACPI tables.
+inline constexpr std::uint64_t kApWakeupBase = 0xD'0000;
+inline constexpr std::uint64_t kApWakeupSize = 0x8000;
 inline constexpr std::uint64_t kAcpiBase = 0xE'0000;          // RSDP first, then the tables
 inline constexpr std::uint64_t kAcpiMax = 0x2'0000;           // up to 1 MiB
 inline constexpr std::uint64_t kKernelLoadAddr = 0x10'0000;   // bzImage protected-mode part, test guest

@@ -9,8 +9,11 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <string_view>
 #include <utility>
+
+#include "kernel/base/log.h"
 
 #ifndef UFFDIO_CONTINUE_MODE_WP
 #define UFFDIO_CONTINUE_MODE_WP (static_cast<__u64>(1) << 1)
@@ -167,19 +170,100 @@ void Uffd::populate_engine_page(std::uint64_t offset) {
   word.fetch_add(0, std::memory_order_relaxed);
 }
 
+namespace {
+
+// Whether this host kernel takes UFFDIO_CONTINUE_MODE_WP (Linux 6.4 and later): unknown until
+// the first read-only install tries it. The same for every userfaultfd of the process.
+enum class ContinueWp : int { kUnknown, kSupported, kMissing };
+std::atomic<ContinueWp> continue_wp{ContinueWp::kUnknown};
+
+}  // namespace
+
 Status Uffd::map_page(std::uint64_t offset, bool write_protect) {
   if (auto s = check_offset(offset, "map_page"); !s) return s;
   populate_engine_page(offset);
+  if (write_protect && continue_wp.load(std::memory_order_relaxed) == ContinueWp::kMissing) {
+    return map_page_then_protect(offset);
+  }
   uffdio_continue cont{};
   cont.range = {.start = guest_address(offset), .len = kUffdPageSize};
   cont.mode = write_protect ? UFFDIO_CONTINUE_MODE_WP : 0;
   while (::ioctl(fd_.get(), UFFDIO_CONTINUE, &cont) != 0) {
     if (errno == EAGAIN) continue;  // raced with a concurrent mm change: retry
+    if (errno == EINVAL && write_protect &&
+        continue_wp.load(std::memory_order_relaxed) == ContinueWp::kUnknown) {
+      continue_wp.store(ContinueWp::kMissing, std::memory_order_relaxed);
+      spdlog::warn("this host kernel has no UFFDIO_CONTINUE_MODE_WP (Linux < 6.4): read-only pages "
+                "are mapped, then write-protected, and checked for a write in between");
+      return map_page_then_protect(offset);
+    }
     if (errno != EEXIST) {
       return errno_error("UFFDIO_CONTINUE at offset " + std::to_string(offset));
     }
     if (auto s = set_write_protect(offset, write_protect); !s) return s;
     return wake(offset);
+  }
+  if (write_protect) continue_wp.store(ContinueWp::kSupported, std::memory_order_relaxed);
+  return {};
+}
+
+// Before Linux 6.4 a page cannot be mapped read-only in one step: it is mapped writable
+// without waking anyone, then write-protected, then the waiters are woken. A vCPU thread that
+// was not waiting could write the page in between; the write would then be invisible to the
+// other nodes, so the page is compared with its contents before the mapping and a difference
+// is an error (the node stops) rather than lost data.
+Status Uffd::map_page_then_protect(std::uint64_t offset) {
+  std::array<std::uint8_t, kUffdPageSize> before;
+  std::memcpy(before.data(), engine_ + offset, kUffdPageSize);
+  uffdio_continue cont{};
+  cont.range = {.start = guest_address(offset), .len = kUffdPageSize};
+  cont.mode = UFFDIO_CONTINUE_MODE_DONTWAKE;
+  while (::ioctl(fd_.get(), UFFDIO_CONTINUE, &cont) != 0) {
+    if (errno == EAGAIN) continue;
+    if (errno != EEXIST) return errno_error("UFFDIO_CONTINUE at offset " + std::to_string(offset));
+    break;  // already mapped: only its protection changes
+  }
+  uffdio_writeprotect wp{};
+  wp.range = {.start = guest_address(offset), .len = kUffdPageSize};
+  wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;  // protecting never wakes (and may not say DONTWAKE)
+  if (::ioctl(fd_.get(), UFFDIO_WRITEPROTECT, &wp) != 0) {
+    return errno_error("UFFDIO_WRITEPROTECT on at offset " + std::to_string(offset));
+  }
+  if (std::memcmp(before.data(), engine_ + offset, kUffdPageSize) != 0) {
+    return make_error("a guest write reached the page at offset " + std::to_string(offset) +
+                      " while it was being mapped read-only (host kernel without "
+                      "UFFDIO_CONTINUE_MODE_WP); stopping rather than losing it");
+  }
+  return wake(offset);
+}
+
+Status Uffd::map_range_writable(std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return {};
+  if (auto s = check_offset(offset, "map_range_writable"); !s) return s;
+  if (length % kUffdPageSize != 0 || length > size_ - offset) {
+    return make_error("map_range_writable: length " + std::to_string(length) +
+                      " does not fit the region at offset " + std::to_string(offset), EINVAL);
+  }
+  // UFFDIO_CONTINUE needs page-cache pages: allocate them all at once (Linux 5.14+), or one by
+  // one where MADV_POPULATE_WRITE is unknown.
+  if (::madvise(engine_ + offset, length, MADV_POPULATE_WRITE) != 0) {
+    for (std::uint64_t at = offset; at < offset + length; at += kUffdPageSize) {
+      populate_engine_page(at);
+    }
+  }
+  std::uint64_t done = 0;
+  while (done < length) {
+    uffdio_continue cont{};
+    cont.range = {.start = guest_address(offset + done), .len = length - done};
+    cont.mode = UFFDIO_CONTINUE_MODE_DONTWAKE;
+    if (::ioctl(fd_.get(), UFFDIO_CONTINUE, &cont) == 0) break;
+    if (errno == EAGAIN && cont.mapped > 0) {
+      done += static_cast<std::uint64_t>(cont.mapped);
+      continue;
+    }
+    if (errno == EAGAIN) continue;
+    return errno_error("UFFDIO_CONTINUE of " + std::to_string(length - done) +
+                       " bytes at offset " + std::to_string(offset + done));
   }
   return {};
 }

@@ -47,6 +47,9 @@ class Uffd {
   // write_protect=true maps it read-only (state S), false writable (state M). A page that
   // is already mapped (EEXIST) is not an error: its write protection is adjusted instead.
   [[nodiscard]] Status map_page(std::uint64_t offset, bool write_protect);
+  // Maps [offset, offset + length) writable (state M) in one step, allocating zero pages in
+  // the engine view where there are none; for a range nobody has faulted on yet (no wake).
+  [[nodiscard]] Status map_range_writable(std::uint64_t offset, std::uint64_t length);
   // S <-> M for a mapped page; un-protecting wakes the threads waiting on a WP fault.
   [[nodiscard]] Status set_write_protect(std::uint64_t offset, bool write_protect);
   // MADV_DONTNEED on the guest-view page: drops the PTE (state I); the page cache stays.
@@ -61,6 +64,7 @@ class Uffd {
   [[nodiscard]] Status check_offset(std::uint64_t offset, const char* what) const;
   [[nodiscard]] std::uint64_t guest_address(std::uint64_t offset) const;
   void populate_engine_page(std::uint64_t offset);
+  [[nodiscard]] Status map_page_then_protect(std::uint64_t offset);
 
   Fd fd_;
   std::uint8_t* guest_ = nullptr;

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -181,6 +185,26 @@ void add_node_options(CLI::App& node, ClusterArgs& args) {
   node.add_option("--litmus-model", args.litmus_model, "tso or sc");
 }
 
+// `heca demo ARGS`: the virtual-cluster demo of the source tree, run with this heca binary.
+int run_demo(const std::vector<std::string>& args) {
+  const std::string script = HECA_DEMO_SCRIPT;
+  if (::access(script.c_str(), X_OK) != 0) {
+    return fail(fmt::format("heca demo runs {}, which is not there or not executable: {}", script,
+                            std::strerror(errno)));
+  }
+  std::string self(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (n > 0) {
+    self.resize(static_cast<std::size_t>(n));
+    ::setenv("HECA_BINARY", self.c_str(), 1);
+  }
+  std::vector<char*> argv{const_cast<char*>(script.c_str())};
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  ::execv(script.c_str(), argv.data());
+  return fail(fmt::format("cannot run {}: {}", script, std::strerror(errno)));
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) { return run_cli(argc, argv, {}); }
@@ -202,6 +226,11 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
     node = app.add_subcommand("node", "Run one node of a multi-node guest");
     add_node_options(*node, cluster_args);
   }
+  CLI::App* demo = app.add_subcommand(
+      "demo",
+      "Boot one Linux guest across a virtual cluster of QEMU hosts, one heca node each "
+      "(options: heca demo --help)");
+  demo->prefix_command();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -212,6 +241,7 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
     return fail(e.what());
   }
   cluster_args.start = start;
+  if (demo->parsed()) return run_demo(demo->remaining());
   if (node != nullptr && node->parsed()) return cluster.node(cluster_args);
   if (!cluster_args.config.empty()) {
     if (!cluster.run_cluster) return fail("this heca cannot run a guest description");

@@ -4,13 +4,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <string_view>
 
+#include "firmware/acpi.h"
 #include "firmware/test_guest_abi.h"
+#include "io-aggregation/acpi_pm.h"
+#include "io-aggregation/cmos_rtc.h"
 #include "io-aggregation/debug_exit.h"
+#include "io-aggregation/reset_control.h"
 #include "io-aggregation/uart_8250.h"
+#include "firmware/ap_wakeup.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm {
@@ -79,6 +86,57 @@ Result<KvmSystem> validate_and_open_kvm(const MachineConfig& config) {
   return kvm;
 }
 
+// Without a PIT the guest still runs (the test guests never use it); Linux then calibrates
+// its TSC against the PM timer or kvmclock. Said once per process: every VM would say the same.
+void create_pit_or_warn(VmFd& vm) {
+  static std::once_flag warned;
+  if (auto s = vm.create_pit(); !s) {
+    std::call_once(warned, [&s] {
+      // stderr, not spdlog: `heca run` keeps spdlog's default stdout logger, the guest console.
+      std::fprintf(stderr,
+                   "heca: no in-kernel PIT on this host's KVM (%s); the guest has no IRQ 0 timer\n",
+                   s.error().message().c_str());
+    });
+  }
+}
+
+// Every way the guest can end calls `on_exit`; a reset also says so, once per guest (`said` is
+// shared by the guest's reset ports, as Linux tries one after another).
+io::ResetHandler reset_handler(const std::function<void(std::uint32_t)>& on_exit,
+                               std::shared_ptr<std::atomic<bool>> said) {
+  return [on_exit, said = std::move(said)] {
+    if (!said->exchange(true)) {
+      std::fprintf(stderr,
+                   "heca: guest requested a reset; heca does not restart guests (exit %d)\n",
+                   kExitGuestReset);
+    }
+    on_exit(static_cast<std::uint32_t>(kExitGuestReset));
+  };
+}
+
+Status add_device(io::IoBus& bus, std::uint64_t base, std::uint64_t length,
+                  std::shared_ptr<io::IoDevice> device) {
+  return bus.add(io::AddressSpace::kPio, base, length, std::move(device));
+}
+
+// The legacy PC devices an unmodified Linux kernel expects: ACPI PM block, RTC, reset ports.
+Status add_pc_legacy_devices(io::IoBus& bus, const std::function<void(std::uint32_t)>& on_exit) {
+  auto pm =
+      std::make_shared<io::AcpiPmDevice>(firmware::kAcpiS5SleepType, [on_exit] { on_exit(0); });
+  if (auto s = add_device(bus, kLinuxPmIoBase, io::AcpiPmDevice::kPortCount, pm); !s) return s;
+  auto rtc = std::make_shared<io::CmosRtc>();
+  if (auto s = add_device(bus, io::CmosRtc::kBasePort, io::CmosRtc::kPortCount, rtc); !s) return s;
+  auto said = std::make_shared<std::atomic<bool>>(false);
+  auto cf9 = std::make_shared<io::ResetControlRegister>(reset_handler(on_exit, said));
+  if (auto s = add_device(bus, io::ResetControlRegister::kPort,
+                          io::ResetControlRegister::kPortCount, cf9);
+      !s) {
+    return s;
+  }
+  auto i8042 = std::make_shared<io::I8042ResetPort>(reset_handler(on_exit, said));
+  return add_device(bus, io::I8042ResetPort::kPort, io::I8042ResetPort::kPortCount, i8042);
+}
+
 }  // namespace
 
 Result<VmFd> create_pc_vm(const KvmSystem& kvm) {
@@ -87,6 +145,7 @@ Result<VmFd> create_pc_vm(const KvmSystem& kvm) {
   if (auto s = vm->set_identity_map_addr(kIdentityMapAddr); !s) return std::unexpected(s.error());
   if (auto s = vm->set_tss_addr(kTssAddr); !s) return std::unexpected(s.error());
   if (auto s = vm->create_irqchip(); !s) return std::unexpected(s.error());
+  create_pit_or_warn(*vm);
   return vm;
 }
 
@@ -96,14 +155,12 @@ Status add_io_devices(io::IoBus& bus, VmFd& vm, std::function<void(std::uint32_t
     // A failed KVM_IRQ_LINE means the VM fd is broken; the console just loses its IRQ.
     (void)vm.irq_line(kUartGsi, level);
   });
-  if (auto s = bus.add(io::AddressSpace::kPio, firmware::abi::kUartPort,
-                       io::Uart8250::kRegisterCount, uart);
-      !s) {
+  if (auto s = add_device(bus, firmware::abi::kUartPort, io::Uart8250::kRegisterCount, uart); !s) {
     return s;
   }
+  if (auto s = add_pc_legacy_devices(bus, on_exit); !s) return s;
   auto debug = std::make_shared<io::DebugExitDevice>(std::move(on_exit), std::move(on_event));
-  return bus.add(io::AddressSpace::kPio, io::DebugExitDevice::kBasePort,
-                 io::DebugExitDevice::kPortCount, debug);
+  return add_device(bus, io::DebugExitDevice::kBasePort, io::DebugExitDevice::kPortCount, debug);
 }
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
@@ -169,11 +226,19 @@ Status Machine::boot(std::span<const kvm_cpuid_entry2> supported_cpuid) {
                                      .supported_cpuid = supported_cpuid};
     if (auto s = configure_vcpu(vcpu->fd(), boot_config, *plan); !s) return s;
   }
+  if (plan->ap_entry_rip != 0 && vcpus_.size() > 1) {
+    park_waker_ = std::make_shared<ApParkWaker>(kApParkRousePeriod);
+    if (auto s = bus_.add(io::AddressSpace::kPio, firmware::kApAwakePort, 1, park_waker_); !s) {
+      return s;
+    }
+    for (std::size_t i = 1; i < vcpus_.size(); ++i) park_waker_->watch(vcpus_[i]->index(), *vcpus_[i]);
+  }
   return {};
 }
 
 VmOutcome Machine::run() {
   for (auto& vcpu : vcpus_) vcpu->start();
+  if (park_waker_) park_waker_->start();
   if (config_.timeout.count() > 0) {
     if (!latch_.wait_for(config_.timeout)) {
       latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
@@ -182,6 +247,7 @@ VmOutcome Machine::run() {
   } else {
     latch_.wait();
   }
+  if (park_waker_) park_waker_->stop();
   stop_all();
   for (auto& vcpu : vcpus_) vcpu->join();
   return *latch_.outcome();

@@ -11,6 +11,7 @@
 
 #include "io-aggregation/io_bus.h"
 #include "kernel/base/result.h"
+#include "vmm/ap_park_waker.h"
 #include "vmm/bus_vm_ops.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
@@ -22,6 +23,8 @@ namespace heca::vmm {
 
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitVmFailure = 1;
+// The guest asked for a reset (port 0xCF9 or the i8042's 0xFE); heca does not restart guests.
+inline constexpr int kExitGuestReset = 125;
 
 struct MachineConfig {
   std::uint32_t vcpu_count = 1;
@@ -34,9 +37,13 @@ struct MachineConfig {
   std::chrono::duration<double> timeout{0};     // 0: wait for the guest forever
 };
 
-// The VM every heca node creates: KVM's identity map and TSS in the MMIO hole, in-kernel irqchip.
+// The VM every heca node creates: KVM's identity map and TSS in the MMIO hole, in-kernel irqchip
+// and, if this host's KVM allows it, the in-kernel PIT (refused: logged once, the VM has no PIT).
 [[nodiscard]] Result<VmFd> create_pc_vm(const KvmSystem& kvm);
-// The devices of the I/O node on `bus`: the UART (stdout, IRQ 4 of `vm`) and the debug exit.
+// The devices of the I/O node on `bus`: the UART (stdout, IRQ 4 of `vm`), the debug exit, the
+// ACPI PM block at kLinuxPmIoBase (vmm/loader.h), the CMOS RTC and the reset ports 0xCF9 and
+// 0x64. Every way the guest ends reaches `on_exit`: a debug exit with its value, an ACPI S5
+// power-off with 0, a reset request with kExitGuestReset (after a line on stderr).
 [[nodiscard]] Status add_io_devices(io::IoBus& bus, VmFd& vm,
                                     std::function<void(std::uint32_t)> on_exit,
                                     std::function<void(std::uint32_t)> on_event);
@@ -76,6 +83,7 @@ class Machine {
   BusVmOps ops_{bus_};
   StopLatch latch_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;  // INVARIANT: fixed once run() starts
+  std::shared_ptr<ApParkWaker> park_waker_;   // with the wakeup mailbox and APs only
 };
 
 }  // namespace heca::vmm

@@ -69,6 +69,15 @@ void Vcpu::stop() {
   set_state_and_kick(VcpuState::kStopped);
 }
 
+void Vcpu::rouse() {
+  const std::lock_guard lock(mu_);
+  rouse_requested_.store(true);
+  fd_.set_immediate_exit(true);
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
+    ::pthread_kill(thread_.native_handle(), kKickSignal);
+  }
+}
+
 void Vcpu::join() {
   std::thread thread;
   {
@@ -106,6 +115,14 @@ void Vcpu::thread_main() {
     }
     const EmulationResult result = run_emulation();
     if (result == EmulationResult::kInterrupted) fd_.set_immediate_exit(false);
+    if (rouse_requested_.exchange(false)) {
+      if (auto s = fd_.set_mp_state(KVM_MP_STATE_RUNNABLE); !s) {
+        if (fatal("making the vCPU runnable: " + s.error().message()) ==
+            EmulationResult::kStopped) {
+          state_.store(VcpuState::kStopped);
+        }
+      }
+    }
     if (result == EmulationResult::kStopped) state_.store(VcpuState::kStopped);
   }
 }

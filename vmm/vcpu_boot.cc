@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "firmware/ap_wakeup.h"
 #include "firmware/guest_layout.h"
 #include "firmware/long_mode.h"
 #include "vmm/cpuid.h"
@@ -59,17 +60,31 @@ Status enter_long_mode(VcpuFd& vcpu, const firmware::BootPlan& plan) {
   return vcpu.set_regs(regs);
 }
 
+// The AP wakeup firmware's state: its own GDT and page tables, which the guest OS never reuses.
+Status enter_park_loop(VcpuFd& vcpu, const VcpuBootConfig& config, const firmware::BootPlan& plan) {
+  auto sregs = vcpu.get_sregs();
+  if (!sregs) return std::unexpected(sregs.error());
+  const kvm_sregs park = long_mode_sregs(*sregs, firmware::ApWakeupLayout::kGdt, firmware::ApWakeupLayout::kPml4);
+  if (auto s = vcpu.set_sregs(park); !s) return s;
+  kvm_regs regs{};
+  regs.rip = plan.ap_entry_rip;
+  regs.rbx = config.index;  // the APIC id the park loop compares with the mailbox's
+  regs.rflags = kRflagsReserved;
+  if (auto s = vcpu.set_regs(regs); !s) return s;
+  return vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
+}
+
 }  // namespace
 
-kvm_sregs long_mode_sregs(kvm_sregs sregs) {
+kvm_sregs long_mode_sregs(kvm_sregs sregs, std::uint64_t gdt_base, std::uint64_t cr3) {
   const auto gdt = firmware::build_boot_gdt();
   sregs.cs = segment_from_gdt(gdt[firmware::kBootCs / 8], firmware::kBootCs);
   const kvm_segment data = segment_from_gdt(gdt[firmware::kBootDs / 8], firmware::kBootDs);
   sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
-  sregs.gdt.base = firmware::kGdtAddr;
+  sregs.gdt.base = gdt_base;
   sregs.gdt.limit = static_cast<std::uint16_t>(gdt.size() * sizeof(gdt[0]) - 1);
   sregs.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Pg;
-  sregs.cr3 = firmware::kPml4Addr;
+  sregs.cr3 = cr3;
   sregs.cr4 = kCr4Pae;
   sregs.efer = kEferLme | kEferLma;
   return sregs;
@@ -81,6 +96,10 @@ Status configure_vcpu(VcpuFd& vcpu, const VcpuBootConfig& config, const firmware
   if (auto s = set_fpu(vcpu); !s) return wrap_error(s.error(), where);
   if (config.index == 0) {
     if (auto s = enter_long_mode(vcpu, plan); !s) return wrap_error(s.error(), where);
+    return {};
+  }
+  if (plan.ap_entry_rip != 0 && !config.proxy) {
+    if (auto s = enter_park_loop(vcpu, config, plan); !s) return wrap_error(s.error(), where);
     return {};
   }
   // APs wait in the in-kernel LAPIC for the guest's INIT-SIPI-SIPI.

@@ -20,12 +20,13 @@ struct Want {
 class RandomRun {
  public:
   RandomRun(std::uint16_t nodes, std::uint64_t pages, std::uint64_t seed,
-            std::uint32_t prefetch = 0)
+            std::uint32_t prefetch = 0, bool home_starts_owner = false)
       : sim_(SimConfig{.nodes = nodes,
                        .pages = pages,
                        .min_hold = 3us,
                        .prefetch_window = prefetch,
-                       .homes = HomeMap::interleave(pages, nodes, prefetch == 0 ? 1 : 2)}),
+                       .homes = HomeMap::interleave(pages, nodes, prefetch == 0 ? 1 : 2),
+                       .home_starts_owner = home_starts_owner}),
         rng_(seed),
         wants_(nodes, std::vector<Want>(pages)),
         last_write_(pages, 0) {}
@@ -140,6 +141,41 @@ TEST(ProtocolRandom, FourNodesWithPrefetchKeepSwmrAndResolveEveryFault) {
 
     ASSERT_FALSE(HasFailure()) << "seed " << seed;
   }
+}
+
+}  // namespace
+}  // namespace heca::coherence::testing
+
+namespace heca::coherence::testing {
+namespace {
+
+// Homes that start as the owners of their pages (mapped writable, no fault for their own
+// first touch) keep the same guarantees.
+TEST(ProtocolRandom, HomesStartingAsOwnersKeepSwmrAndResolveEveryFault) {
+  for (std::uint64_t seed = 300; seed < 310; ++seed) {
+    RandomRun run(4, 6, seed, 0, true);
+
+    run.run(20000);
+    run.drain();
+
+    ASSERT_FALSE(HasFailure()) << "seed " << seed;
+    EXPECT_GT(run.accesses(), 1000U);
+  }
+}
+
+TEST(ProtocolHomeOwner, ARemoteWriteTakesThePageFromItsHomeWithItsData) {
+  SimCluster sim(SimConfig{.nodes = 2, .pages = 2, .home_starts_owner = true});
+  ASSERT_EQ(sim.mapped(0, 0), PageState::kModified);  // page 0 is homed on node 0
+  ASSERT_EQ(sim.node(0).directory(0).owner, NodeId{0});
+  sim.memory(0, 0) = 42;  // written by node 0 without any fault
+
+  sim.fault(1, 0, Access::kWrite);
+  ASSERT_TRUE(sim.settle());
+
+  EXPECT_EQ(sim.mapped(0, 0), PageState::kInvalid);
+  EXPECT_EQ(sim.mapped(1, 0), PageState::kModified);
+  EXPECT_EQ(sim.memory(1, 0), 42U);
+  EXPECT_EQ(sim.node(0).directory(0).owner, NodeId{1});
 }
 
 }  // namespace

@@ -12,8 +12,12 @@ SimCluster::SimCluster(const SimConfig& config) : pages_(config.pages) {
         std::make_unique<Protocol>(ProtocolConfig{.self = id,
                                                   .homes = homes,
                                                   .min_hold = config.min_hold,
-                                                  .prefetch_window = config.prefetch_window}));
+                                                  .prefetch_window = config.prefetch_window,
+                                                  .home_starts_owner = config.home_starts_owner}));
     mapped_.emplace_back(config.pages, PageState::kInvalid);
+    for (PageIndex page = 0; config.home_starts_owner && page < config.pages; ++page) {
+      if (homes.home_of(page) == id) mapped_.back()[page] = PageState::kModified;
+    }
     memory_.emplace_back(config.pages, 0);
   }
   last_actions_.resize(config.nodes);

@@ -29,6 +29,7 @@ struct SimConfig {
   Nanos min_hold{0};
   std::uint32_t prefetch_window = 0;
   std::optional<HomeMap> homes;  // default: even ranges
+  bool home_starts_owner = false;  // homes start Modified, mapped writable (as heca nodes do)
 };
 
 // Single-threaded test fixture. Executes every action the protocols emit: Install/Zap/

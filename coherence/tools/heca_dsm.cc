@@ -26,6 +26,7 @@ struct Args {
   std::int64_t fault_injection_us = 0;
   std::uint32_t prefetch = 0;
   std::int64_t hold_us = 20;
+  bool home_owner = false;
   bool stats = true;
 };
 
@@ -40,7 +41,8 @@ Result<ClusterConfig> make_config(const Args& args) {
       .region_size = *size,
       .homing = args.homing == "interleave" ? Homing::kInterleave : Homing::kEvenRanges,
       .prefetch_window = args.prefetch,
-      .min_hold = std::chrono::microseconds(args.hold_us)};
+      .min_hold = std::chrono::microseconds(args.hold_us),
+      .home_starts_owner = args.home_owner};
   if (args.fault_injection_us > 0) {
     config.fault_injection =
         FaultInjectionConfig{.max_delay = std::chrono::microseconds(args.fault_injection_us),
@@ -113,6 +115,8 @@ int main(int argc, char** argv) {
                  "delay every message by a random 0..D us (reorders across peers)");
   app.add_option("--prefetch", args.prefetch, "read-ahead window in pages");
   app.add_option("--hold-us", args.hold_us, "minimum hold time of a granted page");
+  app.add_flag("--home-owner", args.home_owner,
+               "every page starts writable at its home (as heca nodes run guests)");
   app.add_flag("!--no-stats", args.stats, "do not print the counters");
   CLI11_PARSE(app, argc, argv);
   heca::log::init(args.id);

@@ -87,9 +87,17 @@ const char* parse_word(const char* word, GuestConfig* config) {
     if (!parse_hex_u64(value, &config->litmus_blob) || config->litmus_blob == 0) return "bad litmus=";
     return nullptr;
   }
+  if (key_is(word, "ipi", &value)) return parse_u64(value, &config->ipi_rounds) ? nullptr : "bad ipi=";
   if (key_is(word, "fault", &value)) {
-    if (!word_is(value, "lost_update")) return "unknown fault=";
-    config->lost_update = true;
+    if (word_is(value, "lost_update")) {
+      config->lost_update = true;
+    } else if (word_is(value, "lost_ipi")) {
+      config->ipi_fault = IpiFault::kLost;
+    } else if (word_is(value, "double_ipi")) {
+      config->ipi_fault = IpiFault::kDouble;
+    } else {
+      return "unknown fault=";
+    }
   }
   return nullptr;  // keys for others (console=, ...) are ignored
 }

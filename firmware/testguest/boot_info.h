@@ -8,6 +8,9 @@
 
 namespace heca::firmware::guest {
 
+// fault=lost_ipi / fault=double_ipi: the IPI phase's BSP skips one ping, or sends one extra.
+enum class IpiFault : uint8_t { kNone, kLost, kDouble };
+
 struct GuestConfig {
   uint64_t iters = 200000;   // increments per CPU in the xadd and spinlock phases
   uint64_t mbw_kib = 4096;   // bytes per memcpy pass, per CPU
@@ -15,6 +18,8 @@ struct GuestConfig {
   uint64_t tsc_khz = 0;      // 0: unknown, report cycles only
   bool lost_update = false;  // fault=lost_update: CPU 0 skips one xadd increment
   uint64_t litmus_blob = 0;  // litmus=0xADDR: run the litmus blob there instead of the workloads
+  uint64_t ipi_rounds = 0;   // ipi=N: first, N pings and one NMI from the BSP to every other CPU
+  IpiFault ipi_fault = IpiFault::kNone;
 };
 
 struct CpuTable {

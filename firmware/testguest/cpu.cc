@@ -6,6 +6,10 @@
 
 extern "C" {
 extern void (*const isr_stub_table[32])();
+void ipi_ping_isr();
+void ipi_pong_isr();
+void ipi_eoi_isr();
+void ipi_nmi_isr();
 extern char ap_trampoline_start[];
 extern char ap_trampoline_gdtr[];
 extern char ap_trampoline_end[];
@@ -54,6 +58,13 @@ constexpr uint32_t kIcrInitAssert = 0x4500;
 constexpr uint64_t kInitToSipiMs = 10;
 constexpr uint32_t kIcrStartup = 0x4600;
 constexpr uint32_t kSvrEnableSpurious = 0x1FF;
+constexpr uint32_t kX2ApicLvtTimer = 0x832;
+constexpr uint64_t kXApicLvtTimer = 0x320;
+constexpr uint64_t kXApicTimerDivide = 0x3E0;
+constexpr uint32_t kX2ApicTimerDivide = 0x83E;
+constexpr uint32_t kTimerDivideBy1 = 0xB;
+constexpr uint32_t kTimerPeriodic = 1U << 17;
+constexpr uint32_t kNmiVector = 2;
 constexpr uint8_t kGateInterrupt = 0x8E;      // present, DPL 0, 64-bit interrupt gate
 
 IdtGate make_gate(void (*handler)(), uint8_t attributes) {
@@ -171,6 +182,29 @@ void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz) {
       if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], sipi);
     }
   }
+}
+
+void install_ipi_gates() {
+  idt[kNmiVector] = make_gate(ipi_nmi_isr, kGateInterrupt);
+  idt[TG_VECTOR_PING] = make_gate(ipi_ping_isr, kGateInterrupt);
+  idt[TG_VECTOR_PONG] = make_gate(ipi_pong_isr, kGateInterrupt);
+  idt[TG_VECTOR_WAKE] = make_gate(ipi_eoi_isr, kGateInterrupt);
+  idt[TG_VECTOR_TIMER] = make_gate(ipi_eoi_isr, kGateInterrupt);
+}
+
+bool prepare_ipi_cpu(uint32_t slot, uint64_t cpu_page) {
+  *reinterpret_cast<uint64_t*>(TG_KERNEL_STACK_BASE + uint64_t{slot} * TG_KERNEL_STACK_SIZE) = cpu_page;
+  return enable_lapic();
+}
+
+void prepare_ipi_timer(bool x2apic) {
+  if (x2apic) {
+    wrmsr(kX2ApicTimerDivide, kTimerDivideBy1);
+    wrmsr(kX2ApicLvtTimer, kTimerPeriodic | TG_VECTOR_TIMER);
+    return;
+  }
+  mmio_write32(kXApicBase + kXApicTimerDivide, kTimerDivideBy1);
+  mmio_write32(kXApicBase + kXApicLvtTimer, kTimerPeriodic | TG_VECTOR_TIMER);
 }
 
 void run_in_ring3(void (*entry)(uint64_t), uint32_t cpu_index, uint64_t arg) {

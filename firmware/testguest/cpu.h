@@ -16,6 +16,15 @@ void load_cpu_tables(uint32_t slot);
 // below 1 MiB and sends INIT, SIPI, SIPI to every CPU in `cpus` except `bsp_apic_id`, with the
 // MP spec's 10 ms between INIT and SIPI (a remote AP's proxy needs > 1 ms to see the INIT).
 void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz);
+// The IPI phase (ipi=N), ring 0. BSP, before the APs start: routes NMI and the phase's
+// vectors (layout.h) to their handlers in the shared IDT.
+void install_ipi_gates();
+// Every CPU: enables its local APIC (x2APIC when offered) and records `cpu_page` (the
+// handlers' per-CPU counters) at the bottom of kernel-stack slot `slot`. True for x2APIC.
+bool prepare_ipi_cpu(uint32_t slot, uint64_t cpu_page);
+// BSP: programs its LAPIC timer as periodic on TG_VECTOR_TIMER, stopped until ring 3 writes
+// an initial count (x2APIC: through the #GP handler; xAPIC: straight to the MMIO page).
+void prepare_ipi_timer(bool x2apic);
 // Ring 0 -> ring 3 on this CPU's user stack; `entry(arg)` must never return.
 [[noreturn]] void run_in_ring3(void (*entry)(uint64_t), uint32_t cpu_index, uint64_t arg);
 

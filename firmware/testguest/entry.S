@@ -157,6 +157,10 @@ isr13:
   je 12f
   cmpb $0xF4, (%rbx)
   je 14f
+  cmpw $0xF4FB, (%rbx)
+  je 16f
+  cmpw $0x300F, (%rbx)
+  je 17f
   pop %rbx
 9:
   pushq $13
@@ -189,6 +193,104 @@ isr13:
   pop %rbx
   add $8, %rsp
   iretq
+16:  // sti; hlt: wait here for one interrupt, return to ring 3 with interrupts still off
+  sti
+  hlt
+  cli
+  jmp 13b
+17:  // wrmsr: only the x2APIC ICR and the timer's initial count, so ring 3 can send IPIs
+  cmp $0x830, %ecx
+  je 18f
+  cmp $0x838, %ecx
+  jne 19f
+18:
+  wrmsr
+  jmp 13b
+19:
+  pop %rbx
+  jmp 9b
+
+// ---- IPI phase interrupt handlers (ring 0; see layout.h) ----
+// Kernel-stack slots are TG_KERNEL_STACK_SIZE-aligned and each CPU keeps the address of its
+// per-CPU page in the first quadword of its slot, so rsp leads to it in three instructions.
+// The counters are bumped with a locked instruction before the pong goes out: the x2APIC
+// ICR write is not ordered after plain stores, a locked one is.
+.macro CPU_PAGE reg
+  mov %rsp, \reg
+  and $-TG_KERNEL_STACK_SIZE, \reg
+  mov (\reg), \reg
+.endm
+
+  .globl ipi_ping_isr, ipi_pong_isr, ipi_eoi_isr, ipi_nmi_isr
+ipi_ping_isr:
+  push %rax
+  push %rcx
+  push %rdx
+  CPU_PAGE %rax
+  lock incq TG_IPI_PING_COUNT(%rax)
+  call send_reply
+eoi_and_return:
+  cmpl $0, TG_IPI_X2APIC
+  je 1f
+  mov $0x80B, %ecx  // x2APIC EOI
+  xor %eax, %eax
+  xor %edx, %edx
+  wrmsr
+  jmp 2f
+1:
+  mov $TG_XAPIC_BASE, %ecx  // xAPIC EOI
+  movl $0, 0xB0(%rcx)
+2:
+  pop %rdx
+  pop %rcx
+  pop %rax
+  iretq
+
+ipi_pong_isr:
+  push %rax
+  push %rcx
+  push %rdx
+  CPU_PAGE %rcx
+  rdtsc
+  mov %eax, TG_IPI_PONG_TSC(%rcx)
+  mov %edx, (TG_IPI_PONG_TSC + 4)(%rcx)
+  lock incq TG_IPI_PONG_COUNT(%rcx)
+  jmp eoi_and_return
+
+ipi_eoi_isr:
+  push %rax
+  push %rcx
+  push %rdx
+  jmp eoi_and_return
+
+// An NMI has no EOI.
+ipi_nmi_isr:
+  push %rax
+  push %rcx
+  push %rdx
+  CPU_PAGE %rax
+  lock incq TG_IPI_NMI_COUNT(%rax)
+  call send_reply
+  pop %rdx
+  pop %rcx
+  pop %rax
+  iretq
+
+// Sends the pong the control page describes; clobbers rax, rcx, rdx.
+send_reply:
+  mov TG_IPI_REPLY_ICR_LOW, %eax
+  mov TG_IPI_REPLY_ICR_DEST, %edx
+  cmpl $0, TG_IPI_X2APIC
+  je 1f
+  mov $0x830, %ecx
+  wrmsr
+  ret
+1:  // xAPIC: destination in ICR high bits 24-31, then the write to ICR low sends
+  shl $24, %edx
+  mov $TG_XAPIC_BASE, %ecx
+  mov %edx, 0x310(%rcx)
+  mov %eax, 0x300(%rcx)
+  ret
 
 isr_common:
   mov %rsp, %rdi

@@ -5,6 +5,7 @@
 #include "firmware/testguest/boot_info.h"
 #include "firmware/testguest/console.h"
 #include "firmware/testguest/cpu.h"
+#include "firmware/testguest/ipi_phase.h"
 #include "firmware/testguest/litmus_runner.h"
 #include "firmware/testguest/workloads.h"
 
@@ -42,6 +43,11 @@ void read_boot_info(uint64_t boot_params) {
   if (bsp_index == TG_MAX_CPUS) {
     Line().str("bsp apic ").dec(current_apic_id()).str(" is not among the MADT's ").dec(cpus.count).str(" cpus").emit();
     fail_and_exit("BSP APIC id not in MADT", TG_EXIT_SETUP_ERROR);
+  }
+  if (config.ipi_rounds != 0) {
+    if (const char* error = prepare_ipi_phase_bsp(cpus, bsp_index, config, boot_params)) {
+      fail_and_exit(error, TG_EXIT_SETUP_ERROR);
+    }
   }
   if (config.litmus_blob != 0) {
     if (const char* error = check_litmus_blob(config.litmus_blob, boot_params, cpus.count)) {
@@ -106,9 +112,14 @@ uint64_t mib_per_s(const MbwResult& r) {
   const auto index = static_cast<uint32_t>(arg);
   Line().str("cpu ").dec(index).str(" apic ").dec(cpus.apic_ids[index]).str(" checked in").emit();
   __atomic_store_n(&checked_in[index], 1U, __ATOMIC_RELEASE);
+  if (config.ipi_rounds != 0) reset_ipi_counters(index);
   if (index == bsp_index) wait_for_check_ins();
   bool sense = false;
   phase_barrier.wait(cpus.count, &sense);
+  if (config.ipi_rounds != 0) {
+    run_ipi_phase(index, cpus, bsp_index, config);
+    phase_barrier.wait(cpus.count, &sense);
+  }
   if (config.litmus_blob != 0) run_litmus(index, config.litmus_blob);
   run_xadd_phase(index, config);
   phase_barrier.wait(cpus.count, &sense);
@@ -143,6 +154,9 @@ extern "C" [[noreturn]] void ap_main(uint32_t slot) {
   if (index == TG_MAX_CPUS) {
     Line().str("apic ").dec(apic_id).str(" is not in the MADT; parked").emit();
     halt_forever();
+  }
+  if (config.ipi_rounds != 0 && !prepare_ipi_phase_ap(slot, index)) {
+    fail_and_exit("ipi=: APIC mode differs from the BSP's", TG_EXIT_SETUP_ERROR);
   }
   run_in_ring3(user_entry, index, index);
 }

@@ -12,9 +12,33 @@
 // Ring-3 stacks, one per CPU index.
 #define TG_USER_STACK_BASE 0x300000
 #define TG_USER_STACK_SIZE 0x4000
-// Per-CPU memcpy buffers start here (after the image, the stacks and headroom).
-#define TG_BUFFER_BASE 0x400000
 #define TG_MAX_CPUS 64
+// The IPI phase's pages (ipi=N), one 4 KiB page per writer so that no page is written from
+// two nodes: the control page (BSP-written, read by every handler), then one page per CPU
+// index (written only by that CPU's handlers, which find it through the first quadword of
+// their kernel-stack slot), then the BSP's round-trip samples. Offsets inside the pages below.
+#define TG_IPI_BASE 0x400000
+#define TG_IPI_CPU_PAGES (TG_IPI_BASE + 0x1000)
+#define TG_IPI_SAMPLES (TG_IPI_CPU_PAGES + TG_MAX_CPUS * 0x1000)
+#define TG_IPI_MAX_SAMPLES 32768
+#define TG_IPI_END (TG_IPI_SAMPLES + TG_IPI_MAX_SAMPLES * 8)
+// Control page: the ICR the ping and NMI handlers send back (low word, destination word).
+#define TG_IPI_REPLY_ICR_LOW (TG_IPI_BASE + 0)
+#define TG_IPI_REPLY_ICR_DEST (TG_IPI_BASE + 4)
+#define TG_IPI_X2APIC (TG_IPI_BASE + 12)  // nonzero: x2APIC MSRs, else xAPIC MMIO
+#define TG_XAPIC_BASE 0xFEE00000
+// Per-CPU page (64-bit counters, the TSC of the last pong).
+#define TG_IPI_PING_COUNT 0
+#define TG_IPI_NMI_COUNT 8
+#define TG_IPI_PONG_COUNT 16
+#define TG_IPI_PONG_TSC 24
+// Interrupt vectors of the IPI phase (one priority class, below every exception).
+#define TG_VECTOR_PING 0x40   // BSP -> target: count, answer with a pong
+#define TG_VECTOR_PONG 0x41   // target -> BSP: count, stamp the TSC
+#define TG_VECTOR_WAKE 0x42   // BSP -> target: end of the phase (EOI only)
+#define TG_VECTOR_TIMER 0x43  // the BSP's LAPIC timer: bounds every wait (EOI only)
+// Per-CPU memcpy buffers start here (after the image, the stacks, the IPI pages and headroom).
+#define TG_BUFFER_BASE 0x500000
 
 // GDT selectors. 0x10 / 0x18 match the VMM's boot GDT so the switch is seamless.
 #define TG_SEL_CODE32 0x08
@@ -36,4 +60,5 @@
 #define TG_EXIT_WRONG_TOTAL 1
 #define TG_EXIT_SETUP_ERROR 2
 #define TG_EXIT_AP_MISSING 3
+#define TG_EXIT_IPI_LOST 4  // a round of the IPI phase got no answer in time
 #define TG_EXIT_EXCEPTION_BASE 64  // + vector: a CPU exception (never silent)

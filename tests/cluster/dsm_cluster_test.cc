@@ -128,6 +128,21 @@ TEST(DsmCluster, MessagePassingNeverShowsTheForbiddenOutcome) {
   expect_all_pass(loopback(3), kMp);
 }
 
+// Homes start as the owners of their pages, mapped writable (how heca nodes run guests).
+const std::vector<std::string> kHomeOwner = {"--home-owner"};
+
+TEST(DsmClusterHomeOwner, RandomReadsAndWritesStayCoherentAcrossFourNodes) {
+  expect_all_pass(loopback(4), with(kRandom, kHomeOwner));
+}
+
+TEST(DsmClusterHomeOwner, LockXaddCounterFromEveryNodeIsExact) {
+  expect_all_pass(loopback(3), with(kXadd, kHomeOwner));
+}
+
+TEST(DsmClusterHomeOwner, MessagePassingNeverShowsTheForbiddenOutcome) {
+  expect_all_pass(loopback(3), with(kMp, kHomeOwner));
+}
+
 TEST(DsmCluster, KilledNodeIsNamedAndTheOthersExitNonZeroWithinTenSeconds) {
   const Placement placement = loopback(3);
   auto nodes = start_long_run(placement);

@@ -34,6 +34,13 @@ Status VmFd::create_irqchip() {
   return {};
 }
 
+Status VmFd::create_pit() {
+  kvm_pit_config config{};
+  config.flags = 0;
+  if (::ioctl(vm_.get(), KVM_CREATE_PIT2, &config) != 0) return errno_error("KVM_CREATE_PIT2");
+  return {};
+}
+
 Status VmFd::set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
                                void* host) {
   kvm_userspace_memory_region region{};

@@ -24,6 +24,9 @@ class VmFd {
   // KVM_ENABLE_CAP(KVM_CAP_X2APIC_API, USE_32BIT_IDS | DISABLE_BROADCAST_QUIRK), then
   // KVM_CREATE_IRQCHIP: in-kernel PIC + IOAPIC + LAPICs. Must precede vCPU creation.
   [[nodiscard]] Status create_irqchip();
+  // KVM_CREATE_PIT2 (flags 0): the in-kernel i8254 PIT on ports 0x40-0x43 (and the port 0x61
+  // speaker gate), driving GSI 0. Must follow create_irqchip().
+  [[nodiscard]] Status create_pit();
   // KVM_SET_USER_MEMORY_REGION: slot `slot` maps [gpa, gpa + size) to host memory `host`.
   [[nodiscard]] Status set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t size,
                                          void* host);

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernel/base/log.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine.h"
 #include "vmm/proxy/interrupt_inject.h"
+#include "firmware/ap_wakeup.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm::node {
@@ -35,6 +37,16 @@ std::vector<coherence::HomeRange> home_ranges(const cluster::GuestDescription& d
 }
 
 }  // namespace
+
+std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description) {
+  if (description.nodes.size() < 2) return {};
+  std::vector<NumaNodeSpec> nodes(description.nodes.size());
+  for (const auto& node : description.nodes) nodes[node.id].vcpus = node.vcpus;
+  for (const auto& home : description.home_assignments()) {
+    nodes[home.node].ram.push_back({.offset = home.range.start, .size = home.range.size});
+  }
+  return nodes;
+}
 
 NodeVm::NodeVm(NodeVmConfig config) : config_(std::move(config)) {}
 
@@ -67,6 +79,20 @@ Status NodeVm::build() {
   return create_vcpus();
 }
 
+namespace {
+
+// How long a node keeps a page it was just granted before giving it up (HECA_MIN_HOLD_US,
+// default 20 us): longer holds trade a later hand-over for more work per transfer, which pays
+// when transfers are slow.
+std::chrono::nanoseconds min_hold() {
+  const char* value = std::getenv("HECA_MIN_HOLD_US");
+  const long us = value != nullptr ? std::atol(value) : 0;
+  return us > 0 ? std::chrono::nanoseconds(std::chrono::microseconds(us))
+                : coherence::ClusterConfig{}.min_hold;
+}
+
+}  // namespace
+
 Status NodeVm::join_memory() {
   const auto& d = config_.description;
   auto memory = coherence::ClusterMemory::join(
@@ -75,6 +101,8 @@ Status NodeVm::join_memory() {
        .region_size = d.memory_bytes,
        .homing = coherence::Homing::kExplicit,
        .home_ranges = home_ranges(d),
+       .min_hold = min_hold(),
+       .home_starts_owner = true,
        .connect_timeout = std::chrono::milliseconds(15000)});
   if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
   memory_ = std::move(*memory);
@@ -159,23 +187,42 @@ Status NodeVm::create_vcpus() {
     if (!khz) return std::unexpected(khz.error());
     cmdline += fmt::format(" tsc_khz={}", *khz);
   }
-  auto plan = plan_guest_boot({.ram = ram_, .vcpu_count = count, .cmdline = cmdline,
-                               .image = config_.image, .extra_writes = config_.extra_writes});
+  auto plan = plan_guest_boot({.ram = ram_,
+                               .vcpu_count = count,
+                               .cmdline = cmdline,
+                               .image = config_.image,
+                               .extra_writes = config_.extra_writes,
+                               .numa = numa_nodes_of(d)});
   if (!plan) return std::unexpected(plan.error());
   plan_.emplace(std::move(*plan));
+  if (plan_->ap_entry_rip != 0) {
+    park_waker_ = std::make_shared<ApParkWaker>(kApParkRousePeriod);
+    if (auto s = bus_.add(io::AddressSpace::kPio, firmware::kApAwakePort, 1, park_waker_); !s) {
+      return s;
+    }
+  }
   for (std::uint32_t i = 0; i < count; ++i) {
-    const VcpuBootConfig boot{.index = i, .vcpu_count = count, .supported_cpuid = *cpuid};
+    const bool owned = d.node_of_vcpu(i) == config_.id;
+    const VcpuBootConfig boot{
+        .index = i, .vcpu_count = count, .supported_cpuid = *cpuid, .proxy = !owned};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
     align_tsc(fds[i], i);
-    if (d.node_of_vcpu(i) == config_.id) {
+    if (owned) {
       vcpus_.push_back(std::make_unique<Vcpu>(
           i, std::move(fds[i]), ops_, [this](std::uint32_t index, const std::string& why) {
             finish({kExitVmFailure, fmt::format("vCPU {}: {}", index, why)});
           }));
+      if (park_waker_ && i != 0) park_waker_->watch(i, *vcpus_.back());
       continue;
     }
-    auto proxy = proxy::ProxyVcpu::create(std::move(fds[i]), *proxy_firmware_,
-                                          {.apic_id = i, .slot = i},
+    // APs woken through the ACPI mailbox never get INIT/SIPI, so their proxies need no kicks
+    // to notice one (each kick is a KVM_RUN exit, costly under nested virtualisation).
+    const proxy::ProxyConfig proxy_config{
+        .apic_id = i,
+        .slot = i,
+        .kick_period = plan_->ap_entry_rip != 0 ? std::chrono::microseconds(0)
+                                                : proxy::ProxyConfig{}.kick_period};
+    auto proxy = proxy::ProxyVcpu::create(std::move(fds[i]), *proxy_firmware_, proxy_config,
                                           [this](const proxy::ProxyEvent& e) { on_proxy_event(e); });
     if (!proxy) return wrap_error(proxy.error(), fmt::format("parking proxy vCPU {}", i));
     proxies_.push_back(std::move(*proxy));
@@ -252,6 +299,7 @@ VmOutcome NodeVm::run() {
   if (auto s = memory_->barrier(); !s) return {kExitVmFailure, s.error().message()};
   for (auto& proxy : proxies_) proxy->start();
   for (auto& vcpu : vcpus_) vcpu->start();
+  if (park_waker_) park_waker_->start();
   if (config_.timeout.count() > 0) {
     if (!latch_.wait_for(config_.timeout)) {
       latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
@@ -261,6 +309,7 @@ VmOutcome NodeVm::run() {
     latch_.wait();
   }
   links_->request_stop("the guest stopped");
+  if (park_waker_) park_waker_->stop();
   stop_vcpus();
   return *latch_.outcome();
 }

@@ -12,6 +12,7 @@
 #include "coherence/cluster_memory.h"
 #include "io-aggregation/io_bus.h"
 #include "kernel/base/result.h"
+#include "vmm/ap_park_waker.h"
 #include "vmm/bus_vm_ops.h"
 #include "vmm/cluster/guest_description.h"
 #include "vmm/kvm/kvm_system.h"
@@ -38,6 +39,10 @@ struct NodeVmConfig {
   std::chrono::steady_clock::time_point start;
   std::chrono::duration<double> timeout{0};  // 0: wait for the guest forever
 };
+
+// The guest's NUMA layout as the loader takes it: node K of the description is proximity domain
+// K, with its vCPUs and its home RAM. Empty for a single-node guest (no SRAT/SLIT).
+[[nodiscard]] std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description);
 
 // THREADS: create() and run() on the main thread. Callbacks arrive on vCPU, proxy, link and
 // coherence threads; they only finish the latch, inject interrupts or forward messages.
@@ -87,6 +92,7 @@ class NodeVm {
   StopLatch latch_;
   std::unique_ptr<NodeLinks> links_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;                // owned here
+  std::shared_ptr<ApParkWaker> park_waker_;                 // with the wakeup mailbox only
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
   bool tsc_aligned_ = true;
 };

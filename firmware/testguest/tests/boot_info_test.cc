@@ -82,6 +82,24 @@ TEST(TestGuestCmdline, RejectsAnUnknownFault) {
   EXPECT_NE(parse_cmdline("fault=lost_updates", &config), nullptr);
 }
 
+TEST(TestGuestCmdline, ReadsTheIpiRoundsAndIpiFaults) {
+  GuestConfig config;
+
+  const char* error = parse_cmdline("ipi=25 fault=double_ipi", &config);
+
+  EXPECT_EQ(error, nullptr);
+  EXPECT_EQ(config.ipi_rounds, 25U);
+  EXPECT_EQ(config.ipi_fault, IpiFault::kDouble);
+  EXPECT_FALSE(config.lost_update);
+}
+
+TEST(TestGuestCmdline, RejectsAMalformedIpiCount) {
+  GuestConfig config;
+
+  EXPECT_NE(parse_cmdline("ipi=", &config), nullptr);
+  EXPECT_NE(parse_cmdline("ipi=-1", &config), nullptr);
+}
+
 TEST(TestGuestMadt, ListsTheApicIdsInVcpuOrder) {
   const HostAcpi acpi({0, 1, 2, 3});
   CpuTable cpus;
