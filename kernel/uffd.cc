@@ -207,6 +207,11 @@ Status Uffd::map_page(std::uint64_t offset, bool write_protect) {
   return {};
 }
 
+void Uffd::use_two_step_read_only(bool two_step) {
+  continue_wp.store(two_step ? ContinueWp::kMissing : ContinueWp::kUnknown,
+                    std::memory_order_relaxed);
+}
+
 // Before Linux 6.4 a page cannot be mapped read-only in one step: it is mapped writable
 // without waking anyone, then write-protected, then the waiters are woken. A vCPU thread that
 // was not waiting could write the page in between; the write would then be invisible to the

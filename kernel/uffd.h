@@ -50,6 +50,9 @@ class Uffd {
   // Maps [offset, offset + length) writable (state M) in one step, allocating zero pages in
   // the engine view where there are none; for a range nobody has faulted on yet (no wake).
   [[nodiscard]] Status map_range_writable(std::uint64_t offset, std::uint64_t length);
+  // Takes the two-step read-only mapping of hosts without UFFDIO_CONTINUE_MODE_WP (before
+  // Linux 6.4) even where the kernel has it (true), or detects again (false). Process-wide.
+  static void use_two_step_read_only(bool two_step);
   // S <-> M for a mapped page; un-protecting wakes the threads waiting on a WP fault.
   [[nodiscard]] Status set_write_protect(std::uint64_t offset, bool write_protect);
   // MADV_DONTNEED on the guest-view page: drops the PTE (state I); the page cache stays.

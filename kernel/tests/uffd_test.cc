@@ -116,6 +116,45 @@ TEST(Uffd, WriteToWriteProtectedPageFaultsUntilUnprotected) {
   EXPECT_EQ(f.region.engine_view()[offset], 2);
 }
 
+// The path of hosts before Linux 6.4 (no UFFDIO_CONTINUE_MODE_WP), taken here on purpose.
+TEST(Uffd, TwoStepReadOnlyMappingShowsDataAndWriteProtects) {
+  auto f = make_fixture();
+  Uffd::use_two_step_read_only(true);
+  const std::uint64_t offset = 3 * kUffdPageSize;
+  f.region.engine_view()[offset] = 7;
+  ASSERT_TRUE(f.uffd.map_page(offset, /*write_protect=*/true).has_value());
+  EXPECT_EQ(f.region.guest_view()[offset], 7);  // mapped: no fault
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    f.region.guest_view()[offset] = 8;
+    done = true;
+  });
+
+  const auto fault = next_fault(f.uffd);
+  ASSERT_TRUE(fault.has_value());
+  EXPECT_TRUE(fault->wp);
+  EXPECT_FALSE(done.load());
+  ASSERT_TRUE(f.uffd.set_write_protect(offset, false).has_value());
+  writer.join();
+  Uffd::use_two_step_read_only(false);
+
+  EXPECT_EQ(f.region.engine_view()[offset], 8);
+}
+
+TEST(Uffd, MapRangeWritableMapsEveryPageWithoutFaults) {
+  auto f = make_fixture();
+  f.region.engine_view()[2 * kUffdPageSize] = 5;  // one page with data, the others holes
+
+  ASSERT_TRUE(f.uffd.map_range_writable(kUffdPageSize, 4 * kUffdPageSize).has_value());
+
+  EXPECT_EQ(f.region.guest_view()[2 * kUffdPageSize], 5);
+  for (std::uint64_t page = 1; page <= 4; ++page) {
+    f.region.guest_view()[page * kUffdPageSize + 1] = 9;  // would block: no fault handler runs
+  }
+  EXPECT_EQ(f.region.engine_view()[4 * kUffdPageSize + 1], 9);
+  EXPECT_FALSE(f.uffd.map_range_writable(kRegionSize - kUffdPageSize, 2 * kUffdPageSize));
+}
+
 TEST(Uffd, MapPageTwiceAdjustsWriteProtection) {
   auto f = make_fixture();
   ASSERT_TRUE(f.uffd.map_page(0, true).has_value());
