@@ -5,9 +5,9 @@
 
 namespace heca::bench {
 
-std::optional<testing::ProcessResult> run_test_guest(const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"run", "--guest", "test", "--timeout", "300"};
-  args.insert(args.end(), extra.begin(), extra.end());
+namespace {
+
+std::optional<testing::ProcessResult> run_heca(const std::vector<std::string>& args) {
   auto result = testing::run_process(HECA_BINARY, args, std::chrono::seconds(400));
   if (!result) {
     std::fprintf(stderr, "bench: %s\n", result.error().message().c_str());
@@ -19,6 +19,28 @@ std::optional<testing::ProcessResult> run_test_guest(const std::vector<std::stri
     return std::nullopt;
   }
   return *result;
+}
+
+}  // namespace
+
+std::optional<testing::ProcessResult> run_test_guest(const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"run", "--guest", "test", "--timeout", "300"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_heca(args);
+}
+
+std::optional<testing::ProcessResult> run_cluster(const std::string& description) {
+  return run_heca({"run", description, "--timeout", "300"});
+}
+
+std::string unprefixed(const std::string& text) {
+  std::string out;
+  for (const auto& line : testing::split_lines(text)) {
+    const auto close = line.find("] ");
+    out += line.starts_with("[node ") && close != std::string::npos ? line.substr(close + 2) : line;
+    out += '\n';
+  }
+  return out;
 }
 
 std::optional<double> find_number(const std::string& text, std::string_view line_prefix,

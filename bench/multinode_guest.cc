@@ -30,19 +30,8 @@ struct Figures {
   double mbw_mib_s = 0;     // sum over the vCPUs
 };
 
-// The output with the supervisor's "[node N] " line prefixes removed.
-std::string unprefixed(const std::string& text) {
-  std::string out;
-  for (const auto& line : heca::testing::split_lines(text)) {
-    const auto close = line.find("] ");
-    out += line.starts_with("[node ") && close != std::string::npos ? line.substr(close + 2) : line;
-    out += '\n';
-  }
-  return out;
-}
-
 std::optional<Figures> figures(const heca::testing::ProcessResult& result) {
-  const std::string text = unprefixed(result.out + result.err);
+  const std::string text = heca::bench::unprefixed(result.out + result.err);
   auto start = find_number(text, "heca: event 1 at", "at ");
   auto done = find_number(text, "heca: event 2 at", "at ");
   if (!start || !done) return std::nullopt;
@@ -54,24 +43,13 @@ std::optional<Figures> figures(const heca::testing::ProcessResult& result) {
   return f;
 }
 
-std::optional<heca::testing::ProcessResult> run_cluster(int iters) {
-  auto result = heca::testing::run_process(
-      HECA_BINARY, {"run", three_node_description(iters), "--timeout", "300"},
-      std::chrono::minutes(6));
-  if (!result || result->exit_code != 0) {
-    std::fprintf(stderr, "3-node run failed\n");
-    return std::nullopt;
-  }
-  return std::move(*result);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const int iters = argc > 1 ? std::stoi(argv[1]) : 20000;
   auto one = heca::bench::run_test_guest({"--vcpus", std::to_string(kVcpus), "--memory", "256M",
                                           "--cmdline", "iters=" + std::to_string(iters)});
-  auto three = run_cluster(iters);
+  auto three = heca::bench::run_cluster(three_node_description(iters));
   if (!one || !three) return 1;
   auto f1 = figures(*one);
   auto f3 = figures(*three);

@@ -40,40 +40,17 @@ std::string three_node_description(const std::string& cmdline) {
   return path.string();
 }
 
-// The output with the supervisor's "[node N] " line prefixes removed.
-std::string unprefixed(const std::string& text) {
-  std::string out;
-  for (const auto& line : heca::testing::split_lines(text)) {
-    const auto close = line.find("] ");
-    out += line.starts_with("[node ") && close != std::string::npos ? line.substr(close + 2) : line;
-    out += '\n';
-  }
-  return out;
-}
-
 struct Percentiles {
   double p50_us = 0;
   double p99_us = 0;
 };
 
 std::optional<Percentiles> ipi_figures(const heca::testing::ProcessResult& result) {
-  const std::string text = unprefixed(result.out);
+  const std::string text = heca::bench::unprefixed(result.out);
   auto p50 = find_number(text, "ipi all rtt_us", " p50=");
   auto p99 = find_number(text, "ipi all rtt_us", " p99=");
   if (!p50 || !p99) return std::nullopt;
   return Percentiles{*p50, *p99};
-}
-
-std::optional<heca::testing::ProcessResult> run_cluster(const std::string& cmdline) {
-  auto result = heca::testing::run_process(
-      HECA_BINARY, {"run", three_node_description(cmdline), "--timeout", "300"},
-      std::chrono::minutes(6));
-  if (!result || result->exit_code != 0) {
-    std::fprintf(stderr, "3-node run failed\n%s",
-                 result ? (result->out + result->err).c_str() : "");
-    return std::nullopt;
-  }
-  return std::move(*result);
 }
 
 // One end of the TCP ping-pong. Node 1 answers every frame; node 0 times each round trip and
@@ -185,7 +162,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   auto one = heca::bench::run_test_guest(
       {"--vcpus", std::to_string(kVcpus), "--memory", "256M", "--cmdline", cmdline});
-  auto three = run_cluster(cmdline);
+  auto three = heca::bench::run_cluster(three_node_description(cmdline));
   if (!one || !three) return 1;
   auto local = ipi_figures(*one);
   auto remote = ipi_figures(*three);

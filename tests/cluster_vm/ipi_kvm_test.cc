@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernel/base/fd.h"
+#include "tests/cluster_vm/guest_output.h"
 #include "tests/support/subprocess.h"
 
 namespace heca::testing {
@@ -21,33 +22,6 @@ using namespace std::chrono_literals;
 constexpr int kRounds = 40;
 // Short counter and memcpy phases: the IPI phase is what is under test.
 const std::string kPhases = " iters=200 mbw_kib=64 mbw_reps=1";
-
-bool kvm_available() {
-  return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid();
-}
-
-// Three nodes, five vCPUs (2 + 2 + 1): the BSP's pings reach one local and three remote vCPUs.
-std::string write_description(const std::string& name, int base_port, const std::string& cmdline) {
-  const auto path = std::filesystem::temp_directory_path() / (name + ".toml");
-  std::ofstream out(path);
-  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\ncmdline = \"" << cmdline << "\"\n"
-      << "[transport]\nbase_port = " << base_port << "\n"
-      << "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0, 1]\n"
-      << "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [2, 3]\n"
-      << "[[node]]\nid = 2\nroles = [\"compute\", \"memory\"]\nvcpus = [4]\n";
-  return path.string();
-}
-
-std::size_t count_lines(const std::string& text, const std::string& line) {
-  const auto lines = split_lines(text);
-  return static_cast<std::size_t>(std::count(lines.begin(), lines.end(), line));
-}
-
-std::size_t count_containing(const std::string& text, const std::string& part) {
-  const auto lines = split_lines(text);
-  return static_cast<std::size_t>(std::count_if(
-      lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != l.npos; }));
-}
 
 Result<ProcessResult> run_cluster(const std::string& name, int base_port,
                                   const std::string& cmdline) {

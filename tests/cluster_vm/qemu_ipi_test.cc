@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/cluster_vm/guest_output.h"
 #include "tests/support/subprocess.h"
 
 namespace heca::testing {
@@ -32,17 +33,6 @@ std::optional<std::string> find_qemu() {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return std::nullopt;
-}
-
-std::size_t count_lines(const std::string& text, const std::string& line) {
-  const auto lines = split_lines(text);
-  return static_cast<std::size_t>(std::count(lines.begin(), lines.end(), line));
-}
-
-std::size_t count_containing(const std::string& text, const std::string& part) {
-  const auto lines = split_lines(text);
-  return static_cast<std::size_t>(std::count_if(
-      lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != l.npos; }));
 }
 
 class IpiPhaseUnderQemu : public ::testing::Test {
