@@ -83,6 +83,12 @@ std::vector<std::uint8_t> image_with_protocol(std::uint16_t version) {
   return image;
 }
 
+TEST_F(HecaCliErrors, DemoRejectsAnUnknownOptionBeforeStartingAnything) {
+  const auto result = run_heca({"demo", "--no-such-option"});
+
+  expect_usage_error(result, "unknown option '--no-such-option'");
+}
+
 TEST_F(HecaCliErrors, MissingKernelFile) {
   const auto result = run_heca({"run", "--kernel", (dir_ / "no-such-bzImage").string()});
 

@@ -198,6 +198,7 @@ int run_demo(const std::vector<std::string>& args) {
     self.resize(static_cast<std::size_t>(n));
     ::setenv("HECA_BINARY", self.c_str(), 1);
   }
+  ::setenv("HECA_ERROR_PREFIX", "heca: error: ", 1);
   std::vector<char*> argv{const_cast<char*>(script.c_str())};
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -231,6 +232,7 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
       "Boot one Linux guest across a virtual cluster of QEMU hosts, one heca node each "
       "(options: heca demo --help)");
   demo->prefix_command();
+  demo->set_help_flag();  // `heca demo --help` is the demo's own help
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
