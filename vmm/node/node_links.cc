@@ -1,5 +1,7 @@
 #include "vmm/node/node_links.h"
 
+#include <x86intrin.h>
+
 #include <fmt/format.h>
 
 #include "io-aggregation/io_wire.h"
@@ -128,9 +130,58 @@ std::span<std::uint8_t> NodeLinks::payload_destination(NodeId from,
   return {};
 }
 
+Result<TscOffset> NodeLinks::measure_tsc_offset(NodeId reference, int rounds,
+                                                std::chrono::milliseconds timeout) {
+  std::optional<TscOffset> best;
+  std::uint64_t best_round_trip = UINT64_MAX;
+  for (int round = 0; round < rounds; ++round) {
+    std::unique_lock lock(probe_mu_);
+    const std::uint64_t sequence = ++probe_sequence_;
+    reply_tsc_.reset();
+    const std::uint64_t sent = __rdtsc();
+    loop_.post([this, reference, sequence] {
+      const coherence::wire::Header probe{
+          .type = kTscProbeType, .sender = config_.self, .request_id = sequence};
+      (void)tcp_->send(reference, probe, {});  // a lost link shows as a missing reply
+    });
+    if (!probe_cv_.wait_for(lock, timeout, [this] { return reply_tsc_.has_value(); })) {
+      return make_error(fmt::format("node {} did not answer a clock probe within {} ms",
+                                    reference, timeout.count()));
+    }
+    const std::uint64_t round_trip = reply_local_tsc_ - sent;
+    if (round_trip < best_round_trip) {
+      best_round_trip = round_trip;
+      const std::uint64_t midpoint = sent + round_trip / 2;
+      best = TscOffset{.offset = static_cast<std::int64_t>(*reply_tsc_ - midpoint),
+                       .uncertainty = round_trip / 2};
+    }
+  }
+  if (!best) return make_error("no clock probe was made");
+  return *best;
+}
+
 void NodeLinks::on_message(NodeId from, const coherence::wire::Header& header,
                            std::span<const std::uint8_t> payload) {
   if (is_io_type(header.type)) return io_handler().on_message(from, header, payload);
+  if (header.type == kTscProbeType) {
+    const coherence::wire::Header reply{.type = kTscReplyType,
+                                        .sender = config_.self,
+                                        .page = __rdtsc(),
+                                        .request_id = header.request_id};
+    (void)tcp_->send(from, reply, {});
+    return;
+  }
+  if (header.type == kTscReplyType) {
+    const std::uint64_t now = __rdtsc();
+    {
+      const std::lock_guard lock(probe_mu_);
+      if (header.request_id != probe_sequence_) return;  // a late reply to an old probe
+      reply_tsc_ = header.page;
+      reply_local_tsc_ = now;
+    }
+    probe_cv_.notify_all();
+    return;
+  }
   if (header.type != kForwardedInterruptType || header.flags >= kIpiKindCount ||
       header.page > UINT32_MAX || header.request_id > 0xFF) {
     spdlog::warn("node {}: ignoring a malformed link message (type {}) from node {}",

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +30,17 @@ using coherence::NodeId;
 // and I/O type ranges): flags = IpiKind, page = destination APIC id, request_id = vector.
 inline constexpr std::uint8_t kForwardedInterruptType = 0x50;
 enum class IpiKind : std::uint8_t { kFixed = 0, kNmi = 1, kInit = 2, kSipi = 3 };
+// Host-TSC probes (header-only): a probe carries its sequence number in request_id; the reply
+// echoes it and carries the replier's TSC, read on receipt, in page.
+inline constexpr std::uint8_t kTscProbeType = 0x51;
+inline constexpr std::uint8_t kTscReplyType = 0x52;
+
+// This host's TSC against another node's host TSC: theirs ~= ours + offset, to within
+// +-uncertainty (half the round trip of the best probe).
+struct TscOffset {
+  std::int64_t offset = 0;
+  std::uint64_t uncertainty = 0;
+};
 inline constexpr std::size_t kIpiKindCount = 4;
 
 struct NodeLinksConfig {
@@ -67,6 +80,10 @@ class NodeLinks final : public coherence::TransportHandler {
                                   std::span<std::uint8_t> data);
   [[nodiscard]] bool forward_write(io::AddressSpace space, std::uint64_t addr,
                                    std::span<const std::uint8_t> data);
+  // Probes `reference` `rounds` times (blocking; not from the loop thread) and keeps the probe
+  // with the shortest round trip. Fails if a reply does not come within `timeout`.
+  [[nodiscard]] Result<TscOffset> measure_tsc_offset(NodeId reference, int rounds,
+                                                      std::chrono::milliseconds timeout);
   // The guest is over: fail waiting forwards, and treat later link losses as expected.
   void request_stop(const std::string& why);
   // Stops and joins the loop thread (idempotent).
@@ -92,6 +109,12 @@ class NodeLinks final : public coherence::TransportHandler {
   std::atomic<bool> stopping_{false};
   std::array<std::atomic<std::uint64_t>, kIpiKindCount> ipis_sent_{};
   std::array<std::atomic<std::uint64_t>, kIpiKindCount> ipis_received_{};
+  // The reply to the probe in flight (LOCKING: probe_mu_).
+  std::mutex probe_mu_;
+  std::condition_variable probe_cv_;
+  std::uint64_t probe_sequence_ = 0;        // GUARDED_BY(probe_mu_)
+  std::optional<std::uint64_t> reply_tsc_;  // their TSC; GUARDED_BY(probe_mu_)
+  std::uint64_t reply_local_tsc_ = 0;       // ours when the reply arrived; GUARDED_BY(probe_mu_)
 };
 
 [[nodiscard]] const char* ipi_kind_name(IpiKind kind);

@@ -76,6 +76,7 @@ Status NodeVm::build() {
   if (auto s = join_memory(); !s) return s;
   if (auto s = register_ram(); !s) return s;
   if (auto s = connect_links(); !s) return s;
+  if (auto s = measure_tsc(); !s) return s;
   return create_vcpus();
 }
 
@@ -230,10 +231,24 @@ Status NodeVm::create_vcpus() {
   return {};
 }
 
-// Every vCPU on every node reads the host TSC unchanged (offset 0), so all guest TSCs agree
-// on one host. Across hosts this offset would carry the calibrated host-clock difference.
+// Guest TSCs follow the reference node's host TSC. Each other node measures its host TSC
+// against the reference over the node links (best of 16 probes) and offsets its vCPUs by the
+// difference, but only when the difference is larger than twice what the probe could tell
+// apart: nodes on one host share one TSC, and there an offset of 0 is exact while a measured
+// one would only add the probe's error.
+Status NodeVm::measure_tsc() {
+  if (config_.id == kTscReferenceNode) return {};
+  auto tsc = links_->measure_tsc_offset(kTscReferenceNode, 16, std::chrono::seconds(5));
+  if (!tsc) return wrap_error(tsc.error(), "measuring this host's TSC against node 0's");
+  tsc_ = *tsc;
+  const std::uint64_t magnitude =
+      tsc_.offset < 0 ? static_cast<std::uint64_t>(-tsc_.offset) : static_cast<std::uint64_t>(tsc_.offset);
+  tsc_offset_ = magnitude > 2 * tsc_.uncertainty ? tsc_.offset : 0;
+  return {};
+}
+
 void NodeVm::align_tsc(VcpuFd& fd, std::uint32_t index) {
-  if (auto s = fd.set_tsc_offset(kGuestTscOffset); !s) {
+  if (auto s = fd.set_tsc_offset(static_cast<std::uint64_t>(tsc_offset_)); !s) {
     tsc_aligned_ = false;
     spdlog::warn("vCPU {}: cannot align the guest TSC: {}", index, s.error().message());
   }
@@ -337,8 +352,11 @@ std::vector<std::string> NodeVm::stats_lines() {
                                 proxy->apic_id(), s.interrupts, s.nmis, s.inits, s.sipis,
                                 s.faults, s.escapes, s.kicks));
   }
-  lines.push_back(tsc_aligned_ ? "tsc: every vCPU at host TSC + 0"
-                               : "tsc: NOT aligned (KVM refused the TSC offset)");
+  lines.push_back(tsc_aligned_
+                      ? fmt::format("tsc: every vCPU at host TSC {:+} (host TSC vs node {}: {:+} "
+                                    "+- {} cycles)",
+                                    tsc_offset_, kTscReferenceNode, tsc_.offset, tsc_.uncertainty)
+                      : "tsc: NOT aligned (KVM refused the TSC offset)");
   const coherence::NodeStats mem = memory_->stats();
   lines.push_back("memory: " + mem.protocol.to_string());
   lines.push_back("messages: " + mem.messages.to_string());

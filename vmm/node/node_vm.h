@@ -27,8 +27,8 @@ namespace heca::vmm::node {
 
 // Ports beside the coherence mesh (base_port + id): the node links use base_port + 100 + id.
 inline constexpr std::uint16_t kLinkPortOffset = 100;
-// The TSC offset of every vCPU on every node (see NodeVm::align_tsc).
-inline constexpr std::uint64_t kGuestTscOffset = 0;
+// The node whose host TSC every guest TSC follows (see NodeVm::measure_tsc).
+inline constexpr std::uint32_t kTscReferenceNode = 0;
 
 struct NodeVmConfig {
   cluster::GuestDescription description;
@@ -78,6 +78,7 @@ class NodeVm {
   void finish(VmOutcome outcome);
   void stop_vcpus();
   [[nodiscard]] bool is_boot_node() const;
+  [[nodiscard]] Status measure_tsc();
   void align_tsc(VcpuFd& fd, std::uint32_t index);
 
   NodeVmConfig config_;
@@ -95,6 +96,8 @@ class NodeVm {
   std::shared_ptr<ApParkWaker> park_waker_;                 // with the wakeup mailbox only
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
   bool tsc_aligned_ = true;
+  TscOffset tsc_;               // this host's TSC against the reference node's
+  std::int64_t tsc_offset_ = 0;  // what every vCPU of this node gets
 };
 
 }  // namespace heca::vmm::node

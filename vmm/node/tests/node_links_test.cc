@@ -118,3 +118,31 @@ TEST_F(NodeLinksPair, GuestExitReachesTheComputeNode) {
 
 }  // namespace
 }  // namespace heca::vmm::node
+
+namespace heca::vmm::node {
+namespace {
+
+// Both ends share this host's TSC, so the true offset is 0: the reply's TSC was read between
+// the probe's send and the reply's arrival, hence |offset| <= half that round trip.
+TEST_F(NodeLinksPair, TscProbesOnOneHostFindNoOffsetBeyondTheirUncertainty) {
+  auto tsc = compute_->measure_tsc_offset(0, 16, 5000ms);
+
+  ASSERT_TRUE(tsc.has_value()) << tsc.error().message();
+  EXPECT_GT(tsc->uncertainty, 0u);
+  const std::uint64_t magnitude = tsc->offset < 0 ? static_cast<std::uint64_t>(-tsc->offset)
+                                                  : static_cast<std::uint64_t>(tsc->offset);
+  EXPECT_LE(magnitude, tsc->uncertainty);
+}
+
+TEST_F(NodeLinksPair, TscProbeOfAGoneNodeFailsNamingIt) {
+  io_->shut_down();
+
+  auto tsc = compute_->measure_tsc_offset(0, 2, 300ms);
+
+  ASSERT_FALSE(tsc.has_value());
+  EXPECT_NE(tsc.error().message().find("node 0 did not answer a clock probe"), std::string::npos)
+      << tsc.error().message();
+}
+
+}  // namespace
+}  // namespace heca::vmm::node
