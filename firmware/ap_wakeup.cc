@@ -9,12 +9,9 @@
 namespace heca::firmware {
 namespace {
 
-constexpr std::uint64_t kPresent = 1u << 0;
-constexpr std::uint64_t kWritable = 1u << 1;
-constexpr std::uint64_t kLargePage = 1u << 7;
-constexpr std::uint64_t kLargePageSize = 2u << 20;
-constexpr std::size_t kPageDirectories = 4;
-constexpr std::size_t kEntriesPerTable = kPageSize / sizeof(std::uint64_t);
+// The page tables are one contiguous identity map (build_identity_page_tables' layout).
+static_assert(ApWakeupLayout::kPdpt == ApWakeupLayout::kPml4 + kPageSize);
+static_assert(ApWakeupLayout::kPd == ApWakeupLayout::kPdpt + kPageSize);
 constexpr std::uint8_t kInt3 = 0xCC;  // padding: a stray jump traps instead of running on
 
 constexpr std::size_t offset_of(std::uint64_t gpa) {
@@ -53,19 +50,6 @@ void append_park_loop(std::vector<std::uint8_t>& code) {
   code.insert(code.end(), leave.begin(), leave.end());
 }
 
-void put_page_tables(std::span<std::uint8_t> region) {
-  constexpr std::uint64_t kTable = kPresent | kWritable;
-  put_le<std::uint64_t>(region, offset_of(ApWakeupLayout::kPml4), ApWakeupLayout::kPdpt | kTable);
-  for (std::size_t i = 0; i < kPageDirectories; ++i) {
-    put_le<std::uint64_t>(region, offset_of(ApWakeupLayout::kPdpt) + i * 8,
-                          (ApWakeupLayout::kPd + i * kPageSize) | kTable);
-  }
-  for (std::size_t i = 0; i < kPageDirectories * kEntriesPerTable; ++i) {
-    put_le<std::uint64_t>(region, offset_of(ApWakeupLayout::kPd) + i * 8,
-                          (i * kLargePageSize) | kTable | kLargePage);
-  }
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> build_ap_park_code() {
@@ -89,7 +73,8 @@ std::vector<std::uint8_t> build_ap_wakeup_region() {
   for (std::size_t i = 0; i < gdt.size(); ++i) {
     put_le<std::uint64_t>(region, offset_of(ApWakeupLayout::kGdt) + i * 8, gdt[i]);
   }
-  put_page_tables(region);
+  const auto tables = build_identity_page_tables(ApWakeupLayout::kPml4, /*user=*/false);
+  std::ranges::copy(tables, region.begin() + static_cast<std::ptrdiff_t>(offset_of(ApWakeupLayout::kPml4)));
   return region;
 }
 

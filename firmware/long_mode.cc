@@ -10,7 +10,6 @@ constexpr std::uint64_t kPresent = 1u << 0;
 constexpr std::uint64_t kWritable = 1u << 1;
 constexpr std::uint64_t kUser = 1u << 2;
 constexpr std::uint64_t kLargePage = 1u << 7;
-constexpr std::uint64_t kTableFlags = kPresent | kWritable | kUser;
 constexpr std::uint64_t kLargePageSize = 2u << 20;
 constexpr std::size_t kPageDirectories = 4;  // one per GiB
 constexpr std::size_t kEntriesPerTable = kPageSize / sizeof(std::uint64_t);
@@ -21,17 +20,20 @@ static_assert(kPdAddr == kPdptAddr + kPageSize);
 
 }  // namespace
 
-std::vector<std::uint8_t> build_identity_page_tables() {
+std::vector<std::uint8_t> build_identity_page_tables(std::uint64_t pml4_gpa, bool user) {
+  const std::uint64_t table_flags = kPresent | kWritable | (user ? kUser : 0);
+  const std::uint64_t pdpt_gpa = pml4_gpa + kPageSize;
+  const std::uint64_t pd_gpa = pdpt_gpa + kPageSize;
   std::vector<std::uint8_t> bytes((2 + kPageDirectories) * kPageSize, 0);
   const std::span<std::uint8_t> pml4 = std::span(bytes).first(kPageSize);
   const std::span<std::uint8_t> pdpt = std::span(bytes).subspan(kPageSize, kPageSize);
   const std::span<std::uint8_t> pds = std::span(bytes).subspan(2 * kPageSize);
-  put_le<std::uint64_t>(pml4, 0, kPdptAddr | kTableFlags);
+  put_le<std::uint64_t>(pml4, 0, pdpt_gpa | table_flags);
   for (std::size_t i = 0; i < kPageDirectories; ++i) {
-    put_le<std::uint64_t>(pdpt, i * 8, (kPdAddr + i * kPageSize) | kTableFlags);
+    put_le<std::uint64_t>(pdpt, i * 8, (pd_gpa + i * kPageSize) | table_flags);
   }
   for (std::size_t i = 0; i < kPageDirectories * kEntriesPerTable; ++i) {
-    put_le<std::uint64_t>(pds, i * 8, (i * kLargePageSize) | kTableFlags | kLargePage);
+    put_le<std::uint64_t>(pds, i * 8, (i * kLargePageSize) | table_flags | kLargePage);
   }
   return bytes;
 }

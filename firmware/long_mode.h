@@ -6,12 +6,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "firmware/guest_layout.h"
+
 namespace heca::firmware {
 
-// Identity map of the first 4 GiB with 2 MiB pages: PML4 at kPml4Addr, PDPT at kPdptAddr, 4 PDs from kPdAddr.
-// Every entry present | writable | user (so test guests may run ring-3 code on it).
-// Returns the bytes to place at kPml4Addr (PML4, PDPT and PDs laid out contiguously: 6 pages).
-[[nodiscard]] std::vector<std::uint8_t> build_identity_page_tables();
+// Identity map of the first 4 GiB with 2 MiB pages, laid out contiguously from `pml4_gpa`: the
+// PML4, then the PDPT, then 4 PDs (6 pages). Every entry is present | writable, and also user
+// when `user` is set (the boot tables at kPml4Addr are, so test guests may run ring-3 code).
+// Returns the bytes to place at `pml4_gpa`.
+[[nodiscard]] std::vector<std::uint8_t> build_identity_page_tables(std::uint64_t pml4_gpa = kPml4Addr,
+                                                                   bool user = true);
 
 // GDT placed at kGdtAddr: [0] null, [1] null, [2] 64-bit code (selector kBootCs = 0x10), [3] data (kBootDs = 0x18).
 [[nodiscard]] std::array<std::uint64_t, 4> build_boot_gdt();
