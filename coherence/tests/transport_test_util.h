@@ -13,6 +13,7 @@
 
 #include "coherence/event_loop.h"
 #include "coherence/transport.h"
+#include "tests/support/wait.h"
 
 namespace heca::coherence::testing {
 
@@ -63,16 +64,7 @@ class RecordingHandler : public TransportHandler {
   std::vector<std::pair<NodeId, std::string>> lost_;
 };
 
-// Polls `done` until it holds or `timeout` passes; returns its final value.
-template <class Pred>
-bool wait_for(Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using heca::testing::wait_for;
 
 // Runs fn on the loop's thread and waits for it (the loop must be running).
 template <class Fn>

@@ -17,6 +17,7 @@
 #include "io-aggregation/io_bus.h"
 #include "io-aggregation/io_forwarder.h"
 #include "io-aggregation/io_server.h"
+#include "tests/support/wait.h"
 
 namespace heca::io::testing {
 
@@ -26,16 +27,7 @@ inline constexpr std::uint64_t kScratchBase = 0xd000'0000;
 inline constexpr std::uint64_t kScratchSize = 0x1000;
 inline constexpr std::uint16_t kUnclaimedPort = 0x700;
 
-// Polls `done` until it holds or `timeout` passes; returns its final value.
-template <class Pred>
-bool wait_for(Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using heca::testing::wait_for;
 
 // What the nodes report through their callbacks; thread-safe.
 class Events {

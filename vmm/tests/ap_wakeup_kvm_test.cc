@@ -13,6 +13,7 @@
 #include "firmware/ap_wakeup.h"
 #include "firmware/le_bytes.h"
 #include "kernel/base/fd.h"
+#include "tests/support/wait.h"
 #include "vmm/ap_park_waker.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
@@ -89,17 +90,6 @@ class PostCodes final : public VmOps {
   ApParkWaker waker{kApParkRousePeriod};
 };
 
-// Polls `done` until it holds or `limit` passes.
-template <class Predicate>
-bool within(std::chrono::milliseconds limit, Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 // Two vCPUs on the AP wakeup firmware, running guest_code(target_apic).
 class MailboxVm {
  public:
@@ -175,9 +165,11 @@ TEST_F(ApWakeupOnKvm, MailboxWakesTheAddressedApAtTheVector) {
 
   vm.start();
 
-  ASSERT_TRUE(within(std::chrono::seconds(20), [&] { return vm.ops().ap.load() == kApPostCode; }))
+  ASSERT_TRUE(heca::testing::wait_for([&] { return vm.ops().ap.load() == kApPostCode; },
+                                      std::chrono::seconds(20)))
       << "AP 1 never ran the wakeup vector";
-  EXPECT_TRUE(within(std::chrono::seconds(20), [&] { return vm.ops().bsp.load() == kBspPostCode; }))
+  EXPECT_TRUE(heca::testing::wait_for([&] { return vm.ops().bsp.load() == kBspPostCode; },
+                                      std::chrono::seconds(20)))
       << "the BSP never saw the acknowledgement";
   EXPECT_EQ(vm.marker_u32(0) & 0xFF, 0x5Au);
   EXPECT_EQ(vm.marker_u32(4), 1u);  // RBX: the AP's APIC id
@@ -190,7 +182,8 @@ TEST_F(ApWakeupOnKvm, ApIgnoresAMailboxAddressedToAnotherApicId) {
 
   vm.start();
 
-  EXPECT_FALSE(within(std::chrono::milliseconds(1500), [&] { return vm.ops().ap.load() != -1; }));
+  EXPECT_FALSE(heca::testing::wait_for([&] { return vm.ops().ap.load() != -1; },
+                                       std::chrono::milliseconds(1500)));
   EXPECT_EQ(vm.ops().bsp.load(), -1);
   EXPECT_EQ(vm.mailbox_command(), firmware::kMailboxWakeup);
   EXPECT_TRUE(vm.ops().waker.awake().empty());
