@@ -71,6 +71,7 @@ Node::Options node_options(ClusterMemory::Parts& parts) {
       .protocol = {.self = cfg.self,
                    .homes = parts.homes,
                    .min_hold = std::chrono::duration_cast<Nanos>(cfg.min_hold),
+                   .max_hold = std::chrono::duration_cast<Nanos>(cfg.max_hold),
                    .prefetch_window = cfg.prefetch_window,
                    .home_starts_owner = cfg.home_starts_owner},
       .on_fatal = [p = &parts, user = cfg.on_fatal ? cfg.on_fatal : default_fatal_handler()](

@@ -29,6 +29,7 @@ struct ClusterConfig {
   std::vector<HomeRange> home_ranges;   // for kExplicit
   std::uint32_t prefetch_window = 0;
   std::chrono::nanoseconds min_hold{std::chrono::microseconds(20)};
+  std::chrono::nanoseconds max_hold{0};  // see ProtocolConfig::max_hold
   bool home_starts_owner = false;  // see ProtocolConfig::home_starts_owner
   std::optional<FaultInjectionConfig> fault_injection;  // delay/reorder every message sent
   std::chrono::milliseconds connect_timeout{10000};

@@ -37,10 +37,15 @@ struct FaultLatency {
   [[nodiscard]] std::string to_string() const;
 };
 
+// How many hot pages NodeStats lists.
+inline constexpr std::size_t kHotPages = 8;
+
 struct NodeStats {
   ProtocolStats protocol;
   NodeCounters messages;
   FaultLatency fault_latency;
+  std::vector<HotPage> hot_pages;  // the pages granted to this node most often, most first
+  Nanos hold{0};                   // how long a page granted now would be held
 };
 
 // Called once, on the loop thread, when the region became unusable (a peer was lost, a peer
@@ -73,7 +78,8 @@ class Node final : public TransportHandler {
   void arrive(std::uint64_t epoch, bool final, std::function<void()> done);
 
   [[nodiscard]] NodeStats stats() const {
-    return {protocol_.stats(), counters_, fault_latency()};
+    return {protocol_.stats(), counters_, fault_latency(), protocol_.hottest_pages(kHotPages),
+            protocol_.hold_time()};
   }
 
   std::span<std::uint8_t> payload_destination(NodeId from, const wire::Header& header) override;

@@ -36,6 +36,7 @@ Protocol::Protocol(ProtocolConfig config)
                                                    : std::nullopt),
       requester_(config_.homes,
                  RequesterConfig{.min_hold = config_.min_hold,
+                                 .max_hold = config_.max_hold,
                                  .prefetch_window = config_.prefetch_window,
                                  .owned_home = config_.home_starts_owner
                                                    ? std::optional<NodeId>(config_.self)

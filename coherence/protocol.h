@@ -19,6 +19,9 @@ struct ProtocolConfig {
   // How long a node keeps a freshly granted page before honouring an invalidation or fetch,
   // so the woken thread can retry its access (no livelock under write ping-pong).
   Nanos min_hold{std::chrono::microseconds(20)};
+  // Above min_hold: the hold adapts to the moving average of this node's request-to-grant
+  // times, between min_hold and max_hold. Zero: always min_hold.
+  Nanos max_hold{0};
   std::uint32_t prefetch_window = 0;  // pages read ahead on a read fault (same home)
   // Every page starts Modified at its home (directory owner = home, the home's copy mapped
   // writable by the runtime), so a node touches the memory it is home of without faults.
@@ -57,6 +60,10 @@ class Protocol {
     return directory_.view(page);
   }
   [[nodiscard]] const ProtocolStats& stats() const { return stats_; }
+  [[nodiscard]] std::vector<HotPage> hottest_pages(std::size_t count) const {
+    return requester_.hottest_pages(count);
+  }
+  [[nodiscard]] Nanos hold_time() const { return requester_.hold_time(); }
   [[nodiscard]] const ProtocolConfig& config() const { return config_; }
 
  private:

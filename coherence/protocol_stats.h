@@ -25,4 +25,10 @@ struct ProtocolStats {
   [[nodiscard]] std::string to_string() const;
 };
 
+// A page that moved to this node often: the first thing to look at when a guest is slow.
+struct HotPage {
+  std::uint64_t page = 0;    // page index in the region
+  std::uint32_t grants = 0;  // grants this node received for it
+};
+
 }  // namespace heca::coherence

@@ -1,5 +1,7 @@
 #include "coherence/requester.h"
 
+#include <algorithm>
+
 #include <string>
 
 #include "kernel/base/check.h"
@@ -32,7 +34,7 @@ PageRequester::PageRequester(const HomeMap& homes, RequesterConfig config, Proto
 
 // Coalescing: one request per page is outstanding at a time. A read fault during a write
 // request just waits for it; a write fault during a read request upgrades after the grant.
-void PageRequester::on_fault(PageIndex page, Access access, Nanos /*now*/, Outbox& out) {
+void PageRequester::on_fault(PageIndex page, Access access, Nanos now, Outbox& out) {
   ++(access == Access::kRead ? stats_.read_faults : stats_.write_faults);
   LocalPage& local = pages_[page];
   if (satisfies(local.state, access)) {
@@ -48,12 +50,14 @@ void PageRequester::on_fault(PageIndex page, Access access, Nanos /*now*/, Outbo
     }
     return;
   }
-  request(page, access == Access::kRead ? Pending::kRead : Pending::kWrite, false, out);
-  if (access == Access::kRead) prefetch_after(page, out);
+  request(page, access == Access::kRead ? Pending::kRead : Pending::kWrite, false, now, out);
+  if (access == Access::kRead) prefetch_after(page, now, out);
 }
 
-void PageRequester::request(PageIndex page, Pending kind, bool prefetch, Outbox& out) {
+void PageRequester::request(PageIndex page, Pending kind, bool prefetch, Nanos now,
+                            Outbox& out) {
   LocalPage& local = pages_[page];
+  if (config_.max_hold > config_.min_hold && !prefetch) requested_at_[page] = now;
   local.pending = kind;
   local.prefetch = prefetch;
   local.request_id = next_request_id_++;
@@ -70,7 +74,7 @@ void PageRequester::request(PageIndex page, Pending kind, bool prefetch, Outbox&
 }
 
 // Read-ahead of the following pages that share the faulting page's (remote) home.
-void PageRequester::prefetch_after(PageIndex page, Outbox& out) {
+void PageRequester::prefetch_after(PageIndex page, Nanos now, Outbox& out) {
   const NodeId home = homes_.home_of(page);
   if (home == out.self()) return;
   for (std::uint32_t i = 1; i <= config_.prefetch_window; ++i) {
@@ -78,7 +82,7 @@ void PageRequester::prefetch_after(PageIndex page, Outbox& out) {
     if (next >= homes_.page_count() || homes_.home_of(next) != home) return;
     const LocalPage& local = pages_[next];
     if (local.state != PageState::kInvalid || local.pending != Pending::kNone) continue;
-    request(next, Pending::kRead, true, out);
+    request(next, Pending::kRead, true, now, out);
   }
 }
 
@@ -117,15 +121,17 @@ Status PageRequester::on_grant(const Envelope& envelope, Nanos now, Outbox& out)
     out.emit(StorePayloadAction{grant.page});
   }
   ++stats_.grants_received;
+  if (local.grants != UINT32_MAX) ++local.grants;
+  note_transfer_time(grant.page, now);
   --outstanding_;
   local.state = write ? PageState::kModified : PageState::kShared;
   local.pending = Pending::kNone;
   // Forward progress: the woken thread gets min_hold to retry its access before this node
   // honours an invalidation or fetch (prefetched pages have no thread to wait for).
-  local.hold_until = local.prefetch ? now : now + config_.min_hold;
+  local.hold_until = local.prefetch ? now : now + hold_time();
   out.emit(InstallAction{grant.page, local.state});
   if (local.upgrade_after_read && !write) {
-    request(grant.page, Pending::kWrite, false, out);
+    request(grant.page, Pending::kWrite, false, now, out);
   }
   local.upgrade_after_read = false;
   if (deferred_.contains(grant.page)) out.emit(ArmTimerAction{grant.page, local.hold_until});
@@ -194,6 +200,38 @@ void PageRequester::on_timer(PageIndex page, Nanos now, Outbox& out) {
   const Envelope deferred = it->second;
   deferred_.erase(it);
   serve(deferred, out);
+}
+
+std::vector<HotPage> PageRequester::hottest_pages(std::size_t count) const {
+  std::vector<HotPage> hot;
+  for (PageIndex page = 0; page < pages_.size(); ++page) {
+    if (pages_[page].grants != 0) hot.push_back({page, pages_[page].grants});
+  }
+  const auto hotter = [](const HotPage& a, const HotPage& b) {
+    return a.grants != b.grants ? a.grants > b.grants : a.page < b.page;
+  };
+  const std::size_t kept = std::min(count, hot.size());
+  std::partial_sort(hot.begin(), hot.begin() + static_cast<std::ptrdiff_t>(kept), hot.end(),
+                    hotter);
+  hot.resize(kept);
+  return hot;
+}
+
+// Adaptive hold (Mirage's time window): under write sharing a node that gives a page up at
+// once does microseconds of work per transfer of milliseconds. Holding it about as long as a
+// transfer takes lets each holder run for a fair share of the exchange.
+void PageRequester::note_transfer_time(PageIndex page, Nanos now) {
+  const auto it = requested_at_.find(page);
+  if (it == requested_at_.end()) return;
+  const Nanos sample = now - it->second;
+  requested_at_.erase(it);
+  transfer_average_ =
+      transfer_average_.count() == 0 ? sample : (transfer_average_ * 7 + sample) / 8;
+}
+
+Nanos PageRequester::hold_time() const {
+  if (config_.max_hold <= config_.min_hold) return config_.min_hold;
+  return std::clamp(transfer_average_, config_.min_hold, config_.max_hold);
 }
 
 }  // namespace heca::coherence

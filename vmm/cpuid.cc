@@ -19,6 +19,7 @@ constexpr std::uint32_t kLeafTopology = 0xb;
 constexpr std::uint32_t kLeafXsaveState = 0xd;
 constexpr std::uint32_t kLeafTopologyV2 = 0x1f;
 constexpr std::uint32_t kLeafAmdFeatures = 0x80000001;
+constexpr std::uint32_t kLeafPowerManagement = 0x80000007;
 constexpr std::uint32_t kLeafAmdSizes = 0x80000008;
 constexpr std::uint32_t kLeafAmdCacheParams = 0x8000001d;
 constexpr std::uint32_t kLeafAmdTopology = 0x8000001e;
@@ -48,6 +49,16 @@ constexpr std::uint32_t kLeaf7Sub1EaxXsaveFamily = bit(4) /*AVX_VNNI*/ | bit(5) 
 // Leaf 0x80000001.
 constexpr std::uint32_t kAmdEcxXsaveFamily = bit(11) /*XOP*/ | bit(16) /*FMA4*/;
 constexpr std::uint32_t kAmdEcxMonitorx = bit(29);
+
+// KVM's paravirt feature bits: EAX of the leaf after its signature leaf 0x40000000.
+constexpr std::uint32_t kLeafKvmFeatures = 0x40000001;
+constexpr std::uint32_t kKvmFeatureClocksource = bit(0);
+constexpr std::uint32_t kKvmFeatureClocksource2 = bit(3);
+constexpr std::uint32_t kKvmFeaturePvUnhalt = bit(7);
+constexpr std::uint32_t kKvmFeatureClocksourceStable = bit(24);
+
+// Leaf 0x80000007.
+constexpr std::uint32_t kEdxInvariantTsc = bit(8);
 
 // Leaf 0xB/0x1F level types.
 constexpr std::uint32_t kLevelSmt = 1;
@@ -97,11 +108,15 @@ void apply_structured_features(kvm_cpuid_entry2& e, const CpuidPolicy& policy) {
 }
 
 // Leaves 4 and 0x8000001D: L1/L2 are private to a core, L3 is shared by the package.
-void apply_cache_params(kvm_cpuid_entry2& e, const Topology& topo, bool has_core_field) {
+// The last-level cache is the package's, unless the vCPUs span nodes: then Linux would see
+// vCPUs of two NUMA nodes sharing a cache, which it rejects with a warning, so none share.
+void apply_cache_params(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& topo,
+                        bool has_core_field) {
   const bool valid = (e.eax & 0x1f) != 0;
   if (!valid) return;
   const std::uint32_t level = (e.eax >> 5) & 0x7;
-  e.eax = with_field(e.eax, 14, 12, level >= 3 ? topo.max_core_id() : 0);
+  const bool package_wide = level >= 3 && !policy.vcpus_span_nodes;
+  e.eax = with_field(e.eax, 14, 12, package_wide ? topo.max_core_id() : 0);
   if (has_core_field)
     e.eax = with_field(e.eax, 26, 6, std::min<std::uint32_t>(topo.max_core_id(), 63));
 }
@@ -116,11 +131,15 @@ void apply_amd_sizes(kvm_cpuid_entry2& e, const Topology& topo) {
   e.ecx = with_field(e.ecx, 12, 4, topo.core_shift);
 }
 
-// One node of one core of the package; the compute-unit id is the core's.
-void apply_amd_topology(kvm_cpuid_entry2& e, const Topology& topo) {
+// One core per compute unit (its id is the core's); the node id is the vCPU's node when the
+// vCPUs span nodes (Linux takes the last-level cache of older AMD families from it).
+void apply_amd_topology(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& topo) {
+  constexpr std::uint32_t kMaxNodesPerPackage = 8;
   e.eax = topo.apic_id;
   e.ebx = with_field(e.ebx, 0, 16, topo.apic_id & 0xff);
-  e.ecx = with_field(e.ecx, 0, 11, 0);
+  const std::uint32_t nodes = std::clamp<std::uint32_t>(policy.node_count, 1, kMaxNodesPerPackage);
+  const std::uint32_t node = policy.vcpus_span_nodes ? policy.node & 0xff : 0;
+  e.ecx = with_field(with_field(e.ecx, 0, 8, node), 8, 3, policy.vcpus_span_nodes ? nodes - 1 : 0);
 }
 
 // Leaf 0xB/0x1F: SMT level (one thread per core), core level (the package), end.
@@ -143,8 +162,30 @@ void append_topology_leaf(std::vector<kvm_cpuid_entry2>& out, std::uint32_t func
   level(2, 0, 0, 0);
 }
 
+// KVM features that break when the vCPUs live on several hosts:
+//  - kvmclock: every node's KVM writes its vCPUs' time info, and Linux keeps the first 64
+//    vCPUs' entries in one page (hv_clock_boot), so each clock update moves that page between
+//    hosts and every clock read faults it back. The guest uses the TSC instead, which heca
+//    aligns across nodes.
+//  - PV unhalt: a waiter halted in a paravirt spinlock is woken by KVM_HC_KICK_CPU, which KVM
+//    delivers to the target's local LAPIC. For a vCPU on another node that is a proxy, which
+//    cannot see the kick, so the waiter would sleep on (forever, with interrupts off). Without
+//    it Linux spins on the lock, as on bare metal.
+void hide_single_host_pv_features(kvm_cpuid_entry2& e) {
+  e.eax &= ~(kKvmFeatureClocksource | kKvmFeatureClocksource2 | kKvmFeaturePvUnhalt |
+             kKvmFeatureClocksourceStable);
+}
+
 void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& topo) {
   switch (e.function) {
+    case kLeafKvmFeatures:
+      if (policy.vcpus_span_nodes) hide_single_host_pv_features(e);
+      break;
+    case kLeafPowerManagement:
+      // Without kvmclock Linux keeps the TSC as its clock only if it is invariant; heca makes
+      // it so across nodes by offsetting every vCPU to node 0's TSC.
+      if (policy.vcpus_span_nodes) e.edx |= kEdxInvariantTsc;
+      break;
     case kLeafMaxBasic:
       e.eax = std::max(e.eax, kLeafTopology);
       break;
@@ -152,7 +193,7 @@ void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& 
       apply_features(e, policy, topo);
       break;
     case kLeafCacheParams:
-      apply_cache_params(e, topo, /*has_core_field=*/true);
+      apply_cache_params(e, policy, topo, /*has_core_field=*/true);
       break;
     case kLeafStructuredFeatures:
       apply_structured_features(e, policy);
@@ -164,10 +205,10 @@ void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& 
       apply_amd_sizes(e, topo);
       break;
     case kLeafAmdCacheParams:
-      apply_cache_params(e, topo, /*has_core_field=*/false);
+      apply_cache_params(e, policy, topo, /*has_core_field=*/false);
       break;
     case kLeafAmdTopology:
-      apply_amd_topology(e, topo);
+      apply_amd_topology(e, policy, topo);
       break;
     default:
       break;

@@ -20,6 +20,13 @@ struct CpuidPolicy {
   // must not be told they exist.
   bool mask_xsave = true;  // XSAVE and everything whose state it manages (AVX...)
   bool mask_cx16 = true;   // CMPXCHG16B
+  // The guest's vCPUs run on several nodes: hide the KVM paravirt features that assume one
+  // host (see hide_single_host_pv_features in cpuid.cc).
+  bool vcpus_span_nodes = false;
+  // With vcpus_span_nodes: the node this vCPU runs on and how many nodes run vCPUs. Each
+  // node is its own NUMA node, so no cache is announced as shared beyond one vCPU.
+  std::uint32_t node = 0;
+  std::uint32_t node_count = 1;
 };
 
 // The CPUID table for one vCPU, ready for KVM_SET_CPUID2. It:
@@ -27,7 +34,10 @@ struct CpuidPolicy {
 //    (only if present) and AMD's 0x80000008/0x8000001D/0x8000001E;
 //  - sets x2APIC and hypervisor-present, hides MONITOR/MWAIT(X);
 //  - applies the policy masks (dropping leaf 0xD with XSAVE);
-//  - passes everything else through, including KVM's 0x40000000 leaves.
+//  - with vcpus_span_nodes: clears kvmclock and PV unhalt in KVM's feature leaf, announces
+//    an invariant TSC (leaf 0x80000007, if present), shares no cache level between vCPUs,
+//    and puts the node in AMD's node id (leaf 0x8000001E);
+//  - passes everything else through, including KVM's other 0x40000000 leaves.
 // vcpu_count must be at least 1.
 [[nodiscard]] std::vector<kvm_cpuid_entry2> build_vcpu_cpuid(
     std::span<const kvm_cpuid_entry2> supported, const CpuidPolicy& policy);

@@ -47,6 +47,15 @@ Result<std::uint64_t> ram_offset(std::span<const firmware::RamRange> ranges, std
                                 length, total));
 }
 
+Result<std::uint64_t> ram_gpa(std::span<const firmware::RamRange> ranges, std::uint64_t offset) {
+  const std::uint64_t asked = offset;
+  for (const auto& range : ranges) {
+    if (offset < range.size) return range.gpa + offset;
+    offset -= range.size;
+  }
+  return make_error(fmt::format("offset {:#x} is past the end of guest RAM", asked));
+}
+
 Result<std::uint64_t> GuestMemory::memfd_offset(std::uint64_t gpa, std::uint64_t length) const {
   return ram_offset(ranges_, gpa, length);
 }

@@ -17,6 +17,9 @@ namespace heca::vmm {
 // unless the whole access lies inside one range.
 [[nodiscard]] Result<std::uint64_t> ram_offset(std::span<const firmware::RamRange> ranges,
                                                std::uint64_t gpa, std::uint64_t length);
+// The inverse: the guest-physical address of memfd offset `offset`, or an error past the end.
+[[nodiscard]] Result<std::uint64_t> ram_gpa(std::span<const firmware::RamRange> ranges,
+                                            std::uint64_t offset);
 
 // Thread-safety: immutable after create(); write() touches only the memfd's pages, so
 // concurrent writes to disjoint ranges are safe.

@@ -37,7 +37,11 @@ kvm_segment segment_from_gdt(std::uint64_t entry, std::uint16_t selector) {
 }
 
 Status set_cpuid(VcpuFd& vcpu, const VcpuBootConfig& config) {
-  const CpuidPolicy policy{.apic_id = config.index, .vcpu_count = config.vcpu_count};
+  const CpuidPolicy policy{.apic_id = config.index,
+                           .vcpu_count = config.vcpu_count,
+                           .vcpus_span_nodes = config.vcpus_span_nodes,
+                           .node = config.node,
+                           .node_count = config.node_count};
   const auto entries = build_vcpu_cpuid(config.supported_cpuid, policy);
   return vcpu.set_cpuid(entries);
 }

@@ -21,6 +21,10 @@ struct VcpuBootConfig {
   // A proxy for a vCPU that runs on another node: it never runs guest code here, so an AP
   // keeps the INIT-SIPI state whatever the plan says (ProxyVcpu then parks it).
   bool proxy = false;
+  // See CpuidPolicy: whether the vCPUs span nodes, this vCPU's node and the node count.
+  bool vcpus_span_nodes = false;
+  std::uint32_t node = 0;
+  std::uint32_t node_count = 1;
 };
 
 // CPUID (per APIC id), FPU, then one of:

@@ -75,6 +75,53 @@ TEST(PageRequester, FaultOnAPageAlreadyHeldOnlyReinstallsToWakeTheThread) {
   EXPECT_EQ(sim.node(0).stats().spurious_faults, 1U);
 }
 
+TEST(PageRequester, HottestPagesCountGrantsPerPageMostFirst) {
+  SimCluster sim = two_nodes();
+  for (int round = 0; round < 3; ++round) {
+    sim.fault(0, kRemotePage, Access::kWrite);  // node 0 takes it...
+    ASSERT_TRUE(sim.settle());
+    sim.fault(1, kRemotePage, Access::kWrite);  // ...and the home takes it back
+    ASSERT_TRUE(sim.settle());
+  }
+  sim.fault(0, 3, Access::kRead);
+  ASSERT_TRUE(sim.settle());
+
+  const auto hot = sim.node(0).hottest_pages(8);
+
+  ASSERT_EQ(hot.size(), 2U);
+  EXPECT_EQ(hot[0].page, kRemotePage);
+  EXPECT_EQ(hot[0].grants, 3U);
+  EXPECT_EQ(hot[1].page, 3U);
+  EXPECT_EQ(hot[1].grants, 1U);
+  EXPECT_EQ(sim.node(0).hottest_pages(1).size(), 1U);
+}
+
+TEST(PageRequester, AdaptiveHoldFollowsTheTimeATransferTookWithinItsBounds) {
+  SimCluster sim(SimConfig{.nodes = 2,
+                           .pages = 4,
+                           .min_hold = 10us,
+                           .max_hold = 1000us,
+                           .homes = HomeMap::interleave(4, 2, 1)});
+  EXPECT_EQ(sim.node(0).hold_time(), 10us);  // nothing measured yet: the floor
+
+  sim.fault(0, kRemotePage, Access::kWrite);
+  sim.advance(400us);  // the request takes 400 us to be granted
+  ASSERT_TRUE(sim.settle());
+  EXPECT_EQ(sim.node(0).hold_time(), 400us);
+
+  sim.fault(1, kRemotePage, Access::kWrite);  // the home wants it back at once...
+  ASSERT_TRUE(sim.deliver(1, 0));
+  EXPECT_EQ(sim.mapped(0, kRemotePage), PageState::kModified);  // ...and waits out the hold
+  sim.advance(400us);
+  ASSERT_TRUE(sim.settle());
+  EXPECT_EQ(sim.mapped(0, kRemotePage), PageState::kInvalid);
+
+  sim.fault(0, 3, Access::kRead);
+  sim.advance(20000us);  // a very slow transfer: the hold stops at max_hold
+  ASSERT_TRUE(sim.settle());
+  EXPECT_EQ(sim.node(0).hold_time(), 1000us);
+}
+
 TEST(PageRequester, InvalidationWithinTheHoldTimeIsDeferredUntilTheTimer) {
   SimCluster sim = two_nodes(30us);
   sim.fault(0, kRemotePage, Access::kRead);

@@ -12,6 +12,7 @@ SimCluster::SimCluster(const SimConfig& config) : pages_(config.pages) {
         std::make_unique<Protocol>(ProtocolConfig{.self = id,
                                                   .homes = homes,
                                                   .min_hold = config.min_hold,
+                                                  .max_hold = config.max_hold,
                                                   .prefetch_window = config.prefetch_window,
                                                   .home_starts_owner = config.home_starts_owner}));
     mapped_.emplace_back(config.pages, PageState::kInvalid);

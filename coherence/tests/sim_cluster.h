@@ -27,6 +27,7 @@ struct SimConfig {
   std::uint16_t nodes = 2;
   std::uint64_t pages = 4;
   Nanos min_hold{0};
+  Nanos max_hold{0};
   std::uint32_t prefetch_window = 0;
   std::optional<HomeMap> homes;  // default: even ranges
   bool home_starts_owner = false;  // homes start Modified, mapped writable (as heca nodes do)

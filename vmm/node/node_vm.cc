@@ -36,6 +36,12 @@ std::vector<coherence::HomeRange> home_ranges(const cluster::GuestDescription& d
   return ranges;
 }
 
+// More than one node runs vCPUs of the guest.
+bool vcpus_span_nodes(const cluster::GuestDescription& d) {
+  return std::count_if(d.nodes.begin(), d.nodes.end(),
+                       [](const auto& node) { return !node.vcpus.empty(); }) > 1;
+}
+
 }  // namespace
 
 std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description) {
@@ -82,15 +88,17 @@ Status NodeVm::build() {
 
 namespace {
 
-// How long a node keeps a page it was just granted before giving it up (HECA_MIN_HOLD_US,
-// default 20 us): longer holds trade a later hand-over for more work per transfer, which pays
-// when transfers are slow.
-std::chrono::nanoseconds min_hold() {
-  const char* value = std::getenv("HECA_MIN_HOLD_US");
+// How long a node keeps a page it was just granted before giving it up: about as long as a
+// transfer takes (the moving average of this node's), within HECA_MIN_HOLD_US (default 20 us)
+// and HECA_MAX_HOLD_US (default 10 ms). Longer holds trade a later hand-over for more work
+// per transfer, which pays when transfers are slow.
+std::chrono::nanoseconds hold_from_env(const char* name, std::chrono::nanoseconds fallback) {
+  const char* value = std::getenv(name);
   const long us = value != nullptr ? std::atol(value) : 0;
-  return us > 0 ? std::chrono::nanoseconds(std::chrono::microseconds(us))
-                : coherence::ClusterConfig{}.min_hold;
+  return us > 0 ? std::chrono::nanoseconds(std::chrono::microseconds(us)) : fallback;
 }
+
+constexpr std::chrono::nanoseconds kDefaultMaxHold = std::chrono::milliseconds(10);
 
 }  // namespace
 
@@ -102,7 +110,8 @@ Status NodeVm::join_memory() {
        .region_size = d.memory_bytes,
        .homing = coherence::Homing::kExplicit,
        .home_ranges = home_ranges(d),
-       .min_hold = min_hold(),
+       .min_hold = hold_from_env("HECA_MIN_HOLD_US", coherence::ClusterConfig{}.min_hold),
+       .max_hold = hold_from_env("HECA_MAX_HOLD_US", kDefaultMaxHold),
        .home_starts_owner = true,
        .connect_timeout = std::chrono::milliseconds(15000)});
   if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
@@ -188,6 +197,13 @@ Status NodeVm::create_vcpus() {
     if (!khz) return std::unexpected(khz.error());
     cmdline += fmt::format(" tsc_khz={}", *khz);
   }
+  if (d.kind == cluster::GuestKind::kLinux && vcpus_span_nodes(d)) {
+    // Without kvmclock (see cpuid.cc) Linux would calibrate the TSC against the PIT or the PM
+    // timer, which fails when those exits are slow; the VMM knows the rate, so it says it.
+    auto khz = fds[0].tsc_khz();
+    if (!khz) return std::unexpected(khz.error());
+    cmdline += fmt::format(" tsc_early_khz={}", *khz);
+  }
   auto plan = plan_guest_boot({.ram = ram_,
                                .vcpu_count = count,
                                .cmdline = cmdline,
@@ -204,8 +220,13 @@ Status NodeVm::create_vcpus() {
   }
   for (std::uint32_t i = 0; i < count; ++i) {
     const bool owned = d.node_of_vcpu(i) == config_.id;
-    const VcpuBootConfig boot{
-        .index = i, .vcpu_count = count, .supported_cpuid = *cpuid, .proxy = !owned};
+    const VcpuBootConfig boot{.index = i,
+                              .vcpu_count = count,
+                              .supported_cpuid = *cpuid,
+                              .proxy = !owned,
+                              .vcpus_span_nodes = vcpus_span_nodes(d),
+                              .node = d.node_of_vcpu(i),
+                              .node_count = static_cast<std::uint32_t>(d.nodes.size())};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
     align_tsc(fds[i], i);
     if (owned) {
@@ -342,6 +363,17 @@ Result<std::span<const std::uint8_t>> NodeVm::read_guest(std::uint64_t gpa,
   return std::span<const std::uint8_t>(memory_->data() + *offset, length);
 }
 
+// "hot pages: gpa 0x2a5b000 x812, ...": where this node's grants went, by guest-physical page.
+std::string NodeVm::hot_pages_line(std::span<const coherence::HotPage> hot) const {
+  std::string line = "hot pages (grants received):";
+  for (const auto& page : hot) {
+    const auto gpa = ram_gpa(ram_, page.page * coherence::kPageSize);
+    line += gpa ? fmt::format(" {:#x} x{}", *gpa, page.grants)
+                : fmt::format(" page {} x{}", page.page, page.grants);
+  }
+  return line;
+}
+
 std::vector<std::string> NodeVm::stats_lines() {
   std::vector<std::string> lines;
   for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
@@ -360,7 +392,10 @@ std::vector<std::string> NodeVm::stats_lines() {
   const coherence::NodeStats mem = memory_->stats();
   lines.push_back("memory: " + mem.protocol.to_string());
   lines.push_back("messages: " + mem.messages.to_string());
-  lines.push_back(mem.fault_latency.to_string());
+  lines.push_back(mem.fault_latency.to_string() +
+                  fmt::format("; pages held {:.0f} us after a grant",
+                              std::chrono::duration<double, std::micro>(mem.hold).count()));
+  if (!mem.hot_pages.empty()) lines.push_back(hot_pages_line(mem.hot_pages));
   for (auto& line : links_->stats_lines()) lines.push_back(std::move(line));
   return lines;
 }

@@ -67,6 +67,7 @@ class NodeVm {
 
  private:
   explicit NodeVm(NodeVmConfig config);
+  [[nodiscard]] std::string hot_pages_line(std::span<const coherence::HotPage> hot) const;
   [[nodiscard]] Status build();
   [[nodiscard]] Status join_memory();
   [[nodiscard]] Status register_ram();

@@ -59,6 +59,7 @@ std::vector<kvm_cpuid_entry2> host_table() {
       entry(0x40000000, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d),
       entry(0x40000001, 0, 0x01007afb, 0, 0, 0),
       entry(0x80000000, 0, 0x80000008, 0, 0, 0),
+      entry(0x80000007, 0, 0, 0, 0, 0),
       entry(0x80000008, 0, 0x3030, 0, 0x0000703f, 0),
       entry(0x8000001d, 3, 0x00004163, 0, 0, 0),  // L3
       entry(0x8000001e, 0, 0, 0x00000100, 0, 0),
@@ -93,6 +94,33 @@ TEST(BuildVcpuCpuid, Leaf1CarriesApicIdAndLogicalCount) {
   EXPECT_EQ(leaf1->ebx >> 24, 5u);
   EXPECT_EQ((leaf1->ebx >> 16) & 0xff, 8u);  // 6 cores need 3 APIC-id bits
   EXPECT_EQ(leaf1->ebx & 0xffff, 0x0800u);
+}
+
+TEST(BuildVcpuCpuid, OneNodeGuestKeepsEveryKvmFeatureAndTheHostsTscBits) {
+  const auto table = build({.apic_id = 0, .vcpu_count = 2});
+
+  EXPECT_EQ(find(table, 0x40000001)->eax, 0x01007afbu);
+  EXPECT_EQ(find(table, 0x80000007)->edx, 0u);
+}
+
+TEST(BuildVcpuCpuid, GuestAcrossNodesLosesKvmclockAndPvUnhaltAndGetsAnInvariantTsc) {
+  constexpr std::uint32_t kSingleHost = bit(0) | bit(3) | bit(7) | bit(24);
+
+  const auto table = build({.apic_id = 1, .vcpu_count = 2, .vcpus_span_nodes = true});
+
+  EXPECT_EQ(find(table, 0x40000001)->eax, 0x01007afbu & ~kSingleHost);
+  EXPECT_EQ(find(table, 0x40000001)->eax & bit(11), bit(11));  // PV send-IPI stays
+  EXPECT_EQ(find(table, 0x80000007)->edx & bit(8), bit(8));
+}
+
+TEST(BuildVcpuCpuid, GuestAcrossNodesSharesNoCacheAndNamesTheNodeInAmdTopology) {
+  const auto table = build(
+      {.apic_id = 3, .vcpu_count = 4, .vcpus_span_nodes = true, .node = 2, .node_count = 3});
+
+  EXPECT_EQ((find(table, 0x4, 3)->eax >> 14) & 0xfff, 0u);  // L3: this vCPU alone
+  EXPECT_EQ((find(table, 0x8000001d, 3)->eax >> 14) & 0xfff, 0u);
+  EXPECT_EQ(find(table, 0x8000001e)->ecx & 0xff, 2u);       // node id
+  EXPECT_EQ((find(table, 0x8000001e)->ecx >> 8) & 0x7, 2u);  // nodes per package - 1
 }
 
 TEST(BuildVcpuCpuid, Leaf1KeepsLowEightBitsOfWideApicId) {
