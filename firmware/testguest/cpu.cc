@@ -154,6 +154,33 @@ void init_descriptor_tables() {
   for (uint32_t v = 0; v < 32; ++v) idt[v] = make_gate(isr_stub_table[v], kGateInterrupt);
 }
 
+// An AP's own copy of the boot identity map's PML4, PDPT and first page directory (the first
+// GiB, where the guest lives); the upper GiBs' directories, which only map MMIO, stay
+// shared. A nested page walk treats the guest tables it reads as written, so tables that
+// every CPU walks would move between nodes at every TLB miss of CPUs on different nodes.
+static_assert(TG_IPI_END <= TG_PAGE_TABLES_BASE);
+static_assert(TG_PAGE_TABLES_BASE + TG_MAX_CPUS * TG_PAGE_TABLES_SIZE <= TG_BUFFER_BASE);
+
+void use_own_page_tables(uint32_t slot) {
+  constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000;
+  constexpr uint64_t kPage = 0x1000;
+  const uint64_t boot_pml4 = read_cr3() & kAddressMask;
+  const auto* boot = reinterpret_cast<const uint64_t*>(boot_pml4);
+  const uint64_t boot_pdpt = boot[0] & kAddressMask;
+  const uint64_t boot_pd = reinterpret_cast<const uint64_t*>(boot_pdpt)[0] & kAddressMask;
+  const uint64_t pml4 = TG_PAGE_TABLES_BASE + uint64_t{slot} * TG_PAGE_TABLES_SIZE;
+  const uint64_t pdpt = pml4 + kPage;
+  const uint64_t pd = pdpt + kPage;
+  __builtin_memcpy(reinterpret_cast<void*>(pml4), reinterpret_cast<const void*>(boot_pml4), kPage);
+  __builtin_memcpy(reinterpret_cast<void*>(pdpt), reinterpret_cast<const void*>(boot_pdpt), kPage);
+  __builtin_memcpy(reinterpret_cast<void*>(pd), reinterpret_cast<const void*>(boot_pd), kPage);
+  auto* own_pml4 = reinterpret_cast<uint64_t*>(pml4);
+  auto* own_pdpt = reinterpret_cast<uint64_t*>(pdpt);
+  own_pml4[0] = pdpt | (own_pml4[0] & ~kAddressMask);
+  own_pdpt[0] = pd | (own_pdpt[0] & ~kAddressMask);
+  asm volatile("mov %0, %%cr3" : : "r"(pml4) : "memory");
+}
+
 void load_cpu_tables(uint32_t slot) {
   Tss* t = &tss[slot];
   t->rsp[0] = TG_KERNEL_STACK_BASE + (uint64_t{slot} + 1) * TG_KERNEL_STACK_SIZE;
@@ -166,6 +193,7 @@ void load_cpu_tables(uint32_t slot) {
   reload_segments();
   asm volatile("lidt %0" : : "m"(idtr) : "memory");
   asm volatile("ltr %w0" : : "r"(static_cast<uint16_t>(tss_index * 8)) : "memory");
+  if (slot != 0) use_own_page_tables(slot);
 }
 
 void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz) {

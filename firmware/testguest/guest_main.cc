@@ -44,6 +44,10 @@ void read_boot_info(uint64_t boot_params) {
     Line().str("bsp apic ").dec(current_apic_id()).str(" is not among the MADT's ").dec(cpus.count).str(" cpus").emit();
     fail_and_exit("BSP APIC id not in MADT", TG_EXIT_SETUP_ERROR);
   }
+  if (!e820_covers(boot_params, TG_PAGE_TABLES_BASE,
+                   TG_PAGE_TABLES_BASE + uint64_t{cpus.count} * TG_PAGE_TABLES_SIZE)) {
+    fail_and_exit("ram too small for the APs' page tables", TG_EXIT_SETUP_ERROR);
+  }
   if (config.ipi_rounds != 0) {
     if (const char* error = prepare_ipi_phase_bsp(cpus, bsp_index, config, boot_params)) {
       fail_and_exit(error, TG_EXIT_SETUP_ERROR);

@@ -37,8 +37,13 @@
 #define TG_VECTOR_PONG 0x41   // target -> BSP: count, stamp the TSC
 #define TG_VECTOR_WAKE 0x42   // BSP -> target: end of the phase (EOI only)
 #define TG_VECTOR_TIMER 0x43  // the BSP's LAPIC timer: bounds every wait (EOI only)
-// Per-CPU memcpy buffers start here (after the image, the stacks, the IPI pages and headroom).
-#define TG_BUFFER_BASE 0x500000
+// Page tables of each AP (arrival slot >= 1): its own PML4, PDPT and first page directory
+// (see use_own_page_tables in cpu.cc). TG_PAGE_TABLES_SIZE bytes per slot.
+#define TG_PAGE_TABLES_BASE 0x500000
+#define TG_PAGE_TABLES_SIZE 0x3000
+// Per-CPU memcpy buffers start here (after the image, the stacks, the IPI pages, the page
+// tables and headroom).
+#define TG_BUFFER_BASE 0x600000
 
 // GDT selectors. 0x10 / 0x18 match the VMM's boot GDT so the switch is seamless.
 #define TG_SEL_CODE32 0x08
