@@ -25,8 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kVcpus = 5;
 constexpr int kTcpRoundTrips = 2000;
-// Short counter and memcpy phases after the IPI phase.
-const std::string kPhases = " iters=200 mbw_kib=64 mbw_reps=1";
+// Short counter and memcpy phases after the IPI phase; APs on slow hosts (a virtual cluster)
+// may take longer than the default 10 s to check in.
+const std::string kPhases = " iters=200 mbw_kib=64 mbw_reps=1 checkin_s=120";
 
 // vCPU 0 alone on node 0, so every ping crosses nodes.
 std::string three_node_description(const std::string& cmdline) {

@@ -88,6 +88,10 @@ const char* parse_word(const char* word, GuestConfig* config) {
     return nullptr;
   }
   if (key_is(word, "ipi", &value)) return parse_u64(value, &config->ipi_rounds) ? nullptr : "bad ipi=";
+  if (key_is(word, "checkin_s", &value)) {
+    if (!parse_u64(value, &config->checkin_s) || config->checkin_s == 0) return "bad checkin_s=";
+    return nullptr;
+  }
   if (key_is(word, "fault", &value)) {
     if (word_is(value, "lost_update")) {
       config->lost_update = true;

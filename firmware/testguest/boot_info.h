@@ -20,6 +20,7 @@ struct GuestConfig {
   uint64_t litmus_blob = 0;  // litmus=0xADDR: run the litmus blob there instead of the workloads
   uint64_t ipi_rounds = 0;   // ipi=N: first, N pings and one NMI from the BSP to every other CPU
   IpiFault ipi_fault = IpiFault::kNone;
+  uint64_t checkin_s = 10;   // checkin_s=N: how long the BSP waits for every AP to check in
 };
 
 struct CpuTable {

@@ -12,7 +12,6 @@
 namespace heca::firmware::guest {
 namespace {
 
-constexpr uint64_t kCheckInTimeoutSeconds = 10;
 constexpr uint64_t kAssumedTscKhz = 3'000'000;  // only for the check-in timeout
 constexpr uint64_t kMaxMbwKib = uint64_t{1} << 20;
 
@@ -69,7 +68,7 @@ void read_boot_info(uint64_t boot_params) {
 
 void wait_for_check_ins() {
   const uint64_t khz = config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz;
-  const uint64_t deadline = rdtsc() + kCheckInTimeoutSeconds * khz * 1000;
+  const uint64_t deadline = rdtsc() + config.checkin_s * khz * 1000;
   for (;;) {
     uint32_t arrived = 0;
     for (uint32_t i = 0; i < cpus.count; ++i) arrived += __atomic_load_n(&checked_in[i], __ATOMIC_ACQUIRE);

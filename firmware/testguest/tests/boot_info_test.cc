@@ -93,6 +93,15 @@ TEST(TestGuestCmdline, ReadsTheIpiRoundsAndIpiFaults) {
   EXPECT_FALSE(config.lost_update);
 }
 
+TEST(TestGuestCmdline, ReadsTheCheckInTimeoutAndRejectsZero) {
+  GuestConfig config;
+  EXPECT_EQ(config.checkin_s, 10U);
+
+  EXPECT_EQ(parse_cmdline("checkin_s=120", &config), nullptr);
+  EXPECT_EQ(config.checkin_s, 120U);
+  EXPECT_NE(parse_cmdline("checkin_s=0", &config), nullptr);
+}
+
 TEST(TestGuestCmdline, RejectsAMalformedIpiCount) {
   GuestConfig config;
 
