@@ -103,6 +103,8 @@ void Vcpu::set_state_and_kick(VcpuState state) {
 }
 
 void Vcpu::thread_main() {
+  // "vcpu3" in ps, top, gdb and /proc/PID/task/TID/comm.
+  (void)::pthread_setname_np(::pthread_self(), fmt::format("vcpu{}", index_).c_str());
   while (true) {
     switch (state_.load()) {
       case VcpuState::kStopped:

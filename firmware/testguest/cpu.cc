@@ -13,7 +13,6 @@ void ipi_nmi_isr();
 extern char ap_trampoline_start[];
 extern char ap_trampoline_gdtr[];
 extern char ap_trampoline_end[];
-extern uint32_t ap_boot_cr3;
 [[noreturn]] void enter_user(uint64_t rip, uint64_t rsp, uint64_t arg);
 }
 
@@ -129,7 +128,7 @@ bool enable_lapic() {
   return x2apic;
 }
 
-// Copies the trampoline to TG_TRAMPOLINE_ADDR and patches in the GDT pointer and CR3.
+// Copies the trampoline to TG_TRAMPOLINE_ADDR and patches in the GDT pointer.
 void install_trampoline() {
   const auto size = static_cast<uint64_t>(ap_trampoline_end - ap_trampoline_start);
   auto* target = reinterpret_cast<char*>(TG_TRAMPOLINE_ADDR);
@@ -139,7 +138,32 @@ void install_trampoline() {
   char* gdtr = target + (ap_trampoline_gdtr - ap_trampoline_start);
   __builtin_memcpy(gdtr, &limit, sizeof limit);
   __builtin_memcpy(gdtr + 2, &base, sizeof base);
-  ap_boot_cr3 = static_cast<uint32_t>(read_cr3());
+}
+
+static_assert(TG_IPI_END <= TG_PAGE_TABLES_BASE);
+static_assert(TG_PAGE_TABLES_BASE + TG_MAX_CPUS * TG_PAGE_TABLES_SIZE <= TG_BUFFER_BASE);
+
+// The page tables of AP slot `slot`: a copy of the BSP's PML4, PDPT and first page directory
+// (the first GiB, where the guest lives); the upper GiBs' directories, which only map MMIO,
+// stay shared. The AP's trampoline loads them at once. A nested page walk treats the guest
+// tables it reads as written, so tables that CPUs on several nodes walk would move between
+// the nodes at every TLB miss.
+void build_ap_page_tables(uint32_t slot) {
+  constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000;
+  constexpr uint64_t kPage = 0x1000;
+  const uint64_t boot_pml4 = read_cr3() & kAddressMask;
+  const uint64_t boot_pdpt = reinterpret_cast<const uint64_t*>(boot_pml4)[0] & kAddressMask;
+  const uint64_t boot_pd = reinterpret_cast<const uint64_t*>(boot_pdpt)[0] & kAddressMask;
+  const uint64_t pml4 = TG_PAGE_TABLES_BASE + uint64_t{slot} * TG_PAGE_TABLES_SIZE;
+  const uint64_t pdpt = pml4 + kPage;
+  const uint64_t pd = pdpt + kPage;
+  __builtin_memcpy(reinterpret_cast<void*>(pml4), reinterpret_cast<const void*>(boot_pml4), kPage);
+  __builtin_memcpy(reinterpret_cast<void*>(pdpt), reinterpret_cast<const void*>(boot_pdpt), kPage);
+  __builtin_memcpy(reinterpret_cast<void*>(pd), reinterpret_cast<const void*>(boot_pd), kPage);
+  auto* own_pml4 = reinterpret_cast<uint64_t*>(pml4);
+  auto* own_pdpt = reinterpret_cast<uint64_t*>(pdpt);
+  own_pml4[0] = pdpt | (own_pml4[0] & ~kAddressMask);
+  own_pdpt[0] = pd | (own_pdpt[0] & ~kAddressMask);
 }
 
 }  // namespace
@@ -154,33 +178,6 @@ void init_descriptor_tables() {
   for (uint32_t v = 0; v < 32; ++v) idt[v] = make_gate(isr_stub_table[v], kGateInterrupt);
 }
 
-// An AP's own copy of the boot identity map's PML4, PDPT and first page directory (the first
-// GiB, where the guest lives); the upper GiBs' directories, which only map MMIO, stay
-// shared. A nested page walk treats the guest tables it reads as written, so tables that
-// every CPU walks would move between nodes at every TLB miss of CPUs on different nodes.
-static_assert(TG_IPI_END <= TG_PAGE_TABLES_BASE);
-static_assert(TG_PAGE_TABLES_BASE + TG_MAX_CPUS * TG_PAGE_TABLES_SIZE <= TG_BUFFER_BASE);
-
-void use_own_page_tables(uint32_t slot) {
-  constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000;
-  constexpr uint64_t kPage = 0x1000;
-  const uint64_t boot_pml4 = read_cr3() & kAddressMask;
-  const auto* boot = reinterpret_cast<const uint64_t*>(boot_pml4);
-  const uint64_t boot_pdpt = boot[0] & kAddressMask;
-  const uint64_t boot_pd = reinterpret_cast<const uint64_t*>(boot_pdpt)[0] & kAddressMask;
-  const uint64_t pml4 = TG_PAGE_TABLES_BASE + uint64_t{slot} * TG_PAGE_TABLES_SIZE;
-  const uint64_t pdpt = pml4 + kPage;
-  const uint64_t pd = pdpt + kPage;
-  __builtin_memcpy(reinterpret_cast<void*>(pml4), reinterpret_cast<const void*>(boot_pml4), kPage);
-  __builtin_memcpy(reinterpret_cast<void*>(pdpt), reinterpret_cast<const void*>(boot_pdpt), kPage);
-  __builtin_memcpy(reinterpret_cast<void*>(pd), reinterpret_cast<const void*>(boot_pd), kPage);
-  auto* own_pml4 = reinterpret_cast<uint64_t*>(pml4);
-  auto* own_pdpt = reinterpret_cast<uint64_t*>(pdpt);
-  own_pml4[0] = pdpt | (own_pml4[0] & ~kAddressMask);
-  own_pdpt[0] = pd | (own_pdpt[0] & ~kAddressMask);
-  asm volatile("mov %0, %%cr3" : : "r"(pml4) : "memory");
-}
-
 void load_cpu_tables(uint32_t slot) {
   Tss* t = &tss[slot];
   t->rsp[0] = TG_KERNEL_STACK_BASE + (uint64_t{slot} + 1) * TG_KERNEL_STACK_SIZE;
@@ -193,12 +190,12 @@ void load_cpu_tables(uint32_t slot) {
   reload_segments();
   asm volatile("lidt %0" : : "m"(idtr) : "memory");
   asm volatile("ltr %w0" : : "r"(static_cast<uint16_t>(tss_index * 8)) : "memory");
-  if (slot != 0) use_own_page_tables(slot);
 }
 
 void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz) {
   const bool x2apic = enable_lapic();
   install_trampoline();
+  for (uint32_t slot = 1; slot < cpus.count; ++slot) build_ap_page_tables(slot);
   const uint32_t sipi = kIcrStartup | (TG_TRAMPOLINE_ADDR >> 12);
   for (uint32_t i = 0; i < cpus.count; ++i) {
     if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], kIcrInitAssert);

@@ -44,17 +44,21 @@ ap_trampoline_gdtr:  // filled in by the BSP: 16-bit limit, 32-bit base of the g
   .long 0
 ap_trampoline_end:
 
-// ---- AP: 32-bit protected mode, flat segments; enable PAE + LME + paging ----
+// ---- AP: 32-bit protected mode, flat segments; take the next slot (kept in EBX), enable
+// PAE + LME + paging on that slot's own page tables (built by the BSP) ----
   .code32
 ap_protected_mode:
   mov $TG_SEL_DATA, %ax
   mov %ax, %ds
   mov %ax, %es
   mov %ax, %ss
+  mov $1, %ebx
+  lock xadd %ebx, ap_next_slot
   mov %cr4, %eax
   or $CR4_PAE, %eax
   mov %eax, %cr4
-  mov ap_boot_cr3, %eax
+  imul $TG_PAGE_TABLES_SIZE, %ebx, %eax
+  add $TG_PAGE_TABLES_BASE, %eax
   mov %eax, %cr3
   mov $EFER_MSR, %ecx
   rdmsr
@@ -66,15 +70,14 @@ ap_protected_mode:
   mov %eax, %cr0
   ljmp $TG_SEL_CODE64, $ap_long_mode
 
-// ---- AP: long mode; take the next kernel-stack slot and join C++ ----
+// ---- AP: long mode; the slot's kernel stack, then join C++ ----
   .code64
 ap_long_mode:
   mov $TG_SEL_DATA, %ax
   mov %ax, %ds
   mov %ax, %es
   mov %ax, %ss
-  mov $1, %eax
-  lock xadd %eax, ap_next_slot(%rip)
+  mov %ebx, %eax
   mov %eax, %edi
   inc %eax
   imul $TG_KERNEL_STACK_SIZE, %rax, %rax
@@ -310,9 +313,6 @@ isr_stub_table:
 
   .data
   .balign 4
-  .globl ap_boot_cr3
-ap_boot_cr3:
-  .long 0
 ap_next_slot:  // slot 0 is the BSP's
   .long 1
 

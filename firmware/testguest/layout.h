@@ -37,8 +37,9 @@
 #define TG_VECTOR_PONG 0x41   // target -> BSP: count, stamp the TSC
 #define TG_VECTOR_WAKE 0x42   // BSP -> target: end of the phase (EOI only)
 #define TG_VECTOR_TIMER 0x43  // the BSP's LAPIC timer: bounds every wait (EOI only)
-// Page tables of each AP (arrival slot >= 1): its own PML4, PDPT and first page directory
-// (see use_own_page_tables in cpu.cc). TG_PAGE_TABLES_SIZE bytes per slot.
+// Page tables of each AP (arrival slot >= 1): its own PML4, PDPT and first page directory,
+// built by the BSP and loaded by the trampoline (build_ap_page_tables in cpu.cc), one
+// TG_PAGE_TABLES_SIZE block per slot.
 #define TG_PAGE_TABLES_BASE 0x500000
 #define TG_PAGE_TABLES_SIZE 0x3000
 // Per-CPU memcpy buffers start here (after the image, the stacks, the IPI pages, the page

@@ -105,6 +105,7 @@ ProxyStats ProxyVcpu::stats() const {
 }
 
 void ProxyVcpu::thread_main() {
+  (void)::pthread_setname_np(::pthread_self(), ("proxy" + std::to_string(config_.apic_id)).c_str());
   // An INIT or SIPI that arrived before the first KVM_RUN is taken here, without running.
   check_after_kick();
   while (!stopping_.load()) {
