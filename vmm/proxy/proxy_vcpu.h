@@ -33,8 +33,9 @@ struct ProxyConfig {
   std::uint32_t apic_id = 0;  // the guest-visible APIC id (== KVM vCPU id)
   std::uint32_t slot = 0;     // the ProxyFirmware slot this proxy owns, unique per proxy
   // How often the proxy is pulled out of KVM_RUN to look for an accepted INIT. An INIT
-  // followed by a SIPI sooner than this may let the proxy run guest code (see README).
-  std::chrono::microseconds kick_period{1000};
+  // followed by a SIPI sooner than this may let the proxy run guest code (see README); the
+  // default leaves the MP spec's 10 ms INIT-to-SIPI wait more than twice the period.
+  std::chrono::microseconds kick_period{4000};
   // How often a proxy in INIT_RECEIVED is polled for the SIPI (it is never run meanwhile).
   std::chrono::microseconds sipi_poll{100};
   bool stamp_guest_tsc = false;  // one more ioctl per report
