@@ -22,6 +22,8 @@ namespace heca::vmm::proxy {
 namespace {
 
 using std::chrono::milliseconds;
+// The probes measure the 1 ms kick the README figures were taken with (not the default).
+constexpr std::chrono::microseconds kProbeKick{1000};
 
 bool kvm_available() {
   return static_cast<bool>(Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)));
@@ -111,7 +113,7 @@ TEST(KvmInitProbe, DISABLED_BackToBackInitSipiRace) {
   for (const int gap_us : {0, 500, 2000}) {
     ProbeVm probe;
     auto proxy = ProxyVcpu::create(std::move(*probe.vcpu), *probe.firmware,
-                                   {.apic_id = 1, .slot = 1}, nullptr)
+                                   {.apic_id = 1, .slot = 1, .kick_period = kProbeKick}, nullptr)
                      .value();
     proxy->start();
     constexpr int kRounds = 20;
@@ -148,9 +150,9 @@ double cpu_seconds() {
 TEST(KvmInitProbe, DISABLED_IdleProxyCpuCost) {
   if (!kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
   ProbeVm probe;
-  auto proxy =
-      ProxyVcpu::create(std::move(*probe.vcpu), *probe.firmware, {.apic_id = 1, .slot = 1}, nullptr)
-          .value();
+  auto proxy = ProxyVcpu::create(std::move(*probe.vcpu), *probe.firmware,
+                                 {.apic_id = 1, .slot = 1, .kick_period = kProbeKick}, nullptr)
+                   .value();
   proxy->start();
   std::this_thread::sleep_for(milliseconds(100));
   const double cpu_before = cpu_seconds();
