@@ -108,15 +108,11 @@ void apply_structured_features(kvm_cpuid_entry2& e, const CpuidPolicy& policy) {
 }
 
 // Leaves 4 and 0x8000001D: L1/L2 are private to a core, L3 is shared by the package.
-// The last-level cache is the package's, unless the vCPUs span nodes: then Linux would see
-// vCPUs of two NUMA nodes sharing a cache, which it rejects with a warning, so none share.
-void apply_cache_params(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& topo,
-                        bool has_core_field) {
+void apply_cache_params(kvm_cpuid_entry2& e, const Topology& topo, bool has_core_field) {
   const bool valid = (e.eax & 0x1f) != 0;
   if (!valid) return;
   const std::uint32_t level = (e.eax >> 5) & 0x7;
-  const bool package_wide = level >= 3 && !policy.vcpus_span_nodes;
-  e.eax = with_field(e.eax, 14, 12, package_wide ? topo.max_core_id() : 0);
+  e.eax = with_field(e.eax, 14, 12, level >= 3 ? topo.max_core_id() : 0);
   if (has_core_field)
     e.eax = with_field(e.eax, 26, 6, std::min<std::uint32_t>(topo.max_core_id(), 63));
 }
@@ -193,7 +189,7 @@ void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& 
       apply_features(e, policy, topo);
       break;
     case kLeafCacheParams:
-      apply_cache_params(e, policy, topo, /*has_core_field=*/true);
+      apply_cache_params(e, topo, /*has_core_field=*/true);
       break;
     case kLeafStructuredFeatures:
       apply_structured_features(e, policy);
@@ -205,7 +201,7 @@ void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& 
       apply_amd_sizes(e, topo);
       break;
     case kLeafAmdCacheParams:
-      apply_cache_params(e, policy, topo, /*has_core_field=*/false);
+      apply_cache_params(e, topo, /*has_core_field=*/false);
       break;
     case kLeafAmdTopology:
       apply_amd_topology(e, policy, topo);
@@ -220,7 +216,12 @@ void apply_leaf(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topology& 
 std::vector<kvm_cpuid_entry2> build_vcpu_cpuid(std::span<const kvm_cpuid_entry2> supported,
                                                const CpuidPolicy& policy) {
   HECA_CHECK(policy.vcpu_count >= 1);
-  const Topology topo{policy.apic_id, policy.vcpu_count, ceil_log2(policy.vcpu_count)};
+  // Across nodes every vCPU is a package of one core (as QEMU's default -smp N): Linux derives
+  // packages and last-level caches from the APIC id, and a package or cache that spans NUMA
+  // nodes draws a warning and confuses its scheduler domains.
+  const Topology topo = policy.vcpus_span_nodes
+                            ? Topology{policy.apic_id, 1, 0}
+                            : Topology{policy.apic_id, policy.vcpu_count, ceil_log2(policy.vcpu_count)};
   std::vector<kvm_cpuid_entry2> out;
   out.reserve(supported.size() + 3);
   bool has_topology = false;

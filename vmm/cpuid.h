@@ -23,8 +23,8 @@ struct CpuidPolicy {
   // The guest's vCPUs run on several nodes: hide the KVM paravirt features that assume one
   // host (see hide_single_host_pv_features in cpuid.cc).
   bool vcpus_span_nodes = false;
-  // With vcpus_span_nodes: the node this vCPU runs on and how many nodes run vCPUs. Each
-  // node is its own NUMA node, so no cache is announced as shared beyond one vCPU.
+  // With vcpus_span_nodes: the node this vCPU runs on and how many nodes the guest has (each
+  // is a NUMA node).
   std::uint32_t node = 0;
   std::uint32_t node_count = 1;
 };
@@ -35,8 +35,8 @@ struct CpuidPolicy {
 //  - sets x2APIC and hypervisor-present, hides MONITOR/MWAIT(X);
 //  - applies the policy masks (dropping leaf 0xD with XSAVE);
 //  - with vcpus_span_nodes: clears kvmclock and PV unhalt in KVM's feature leaf, announces
-//    an invariant TSC (leaf 0x80000007, if present), shares no cache level between vCPUs,
-//    and puts the node in AMD's node id (leaf 0x8000001E);
+//    an invariant TSC (leaf 0x80000007, if present), makes every vCPU a package of one core
+//    (so no package or cache spans nodes), and puts the node in AMD's node id (0x8000001E);
 //  - passes everything else through, including KVM's other 0x40000000 leaves.
 // vcpu_count must be at least 1.
 [[nodiscard]] std::vector<kvm_cpuid_entry2> build_vcpu_cpuid(

@@ -113,11 +113,14 @@ TEST(BuildVcpuCpuid, GuestAcrossNodesLosesKvmclockAndPvUnhaltAndGetsAnInvariantT
   EXPECT_EQ(find(table, 0x80000007)->edx & bit(8), bit(8));
 }
 
-TEST(BuildVcpuCpuid, GuestAcrossNodesSharesNoCacheAndNamesTheNodeInAmdTopology) {
+TEST(BuildVcpuCpuid, GuestAcrossNodesHasOnePackagePerVcpuAndNamesTheNodeInAmdTopology) {
   const auto table = build(
       {.apic_id = 3, .vcpu_count = 4, .vcpus_span_nodes = true, .node = 2, .node_count = 3});
 
-  EXPECT_EQ((find(table, 0x4, 3)->eax >> 14) & 0xfff, 0u);  // L3: this vCPU alone
+  EXPECT_EQ((find(table, 0x1)->ebx >> 16) & 0xff, 1u);        // one logical CPU per package
+  EXPECT_EQ(find(table, 0x80000008)->ecx & 0xff, 0u);          // one core
+  EXPECT_EQ((find(table, 0x80000008)->ecx >> 12) & 0xf, 0u);   // no core bits in the APIC id
+  EXPECT_EQ((find(table, 0x4, 3)->eax >> 14) & 0xfff, 0u);    // L3: this vCPU alone
   EXPECT_EQ((find(table, 0x8000001d, 3)->eax >> 14) & 0xfff, 0u);
   EXPECT_EQ(find(table, 0x8000001e)->ecx & 0xff, 2u);       // node id
   EXPECT_EQ((find(table, 0x8000001e)->ecx >> 8) & 0x7, 2u);  // nodes per package - 1
