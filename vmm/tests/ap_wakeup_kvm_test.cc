@@ -18,6 +18,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/loader.h"
+#include "vmm/machine.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_boot.h"
 
@@ -96,11 +97,8 @@ class MailboxVm {
   explicit MailboxVm(std::uint32_t target_apic)
       : code_(guest_code(target_apic)),
         kvm_(KvmSystem::open().value()),
-        vm_(kvm_.create_vm().value()),
+        vm_(create_pc_vm(kvm_).value()),
         memory_(GuestMemory::create(4ULL << 20).value()) {
-    EXPECT_TRUE(vm_.set_identity_map_addr(0xFFFB'C000).has_value());
-    EXPECT_TRUE(vm_.set_tss_addr(0xFFFB'D000).has_value());
-    EXPECT_TRUE(vm_.create_irqchip().has_value());
     EXPECT_TRUE(memory_.register_slots(vm_).has_value());
     const auto plan = plan_guest_boot({.ram = memory_.ranges(),
                                        .vcpu_count = kVcpus,
