@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "io-aggregation/io_bus.h"
+#include "io-aggregation/tests/pio.h"
 #include "kernel/base/check.h"
 
 namespace heca::io {
@@ -34,15 +35,8 @@ struct RtcHarness {
         std::make_shared<CmosRtc>([this] { return time_point_cast<system_clock::duration>(now); });
     HECA_CHECK(bus.add(AddressSpace::kPio, CmosRtc::kBasePort, CmosRtc::kPortCount, dev));
   }
-  void out(std::uint16_t port, std::uint8_t value) {
-    const std::array<std::uint8_t, 1> data{value};
-    HECA_CHECK(bus.write(AddressSpace::kPio, port, data));
-  }
-  std::uint8_t in(std::uint16_t port) {
-    std::array<std::uint8_t, 1> data{};
-    HECA_CHECK(bus.read(AddressSpace::kPio, port, data));
-    return data[0];
-  }
+  void out(std::uint16_t port, std::uint8_t value) { testing::pio_out8(bus, port, value); }
+  std::uint8_t in(std::uint16_t port) { return testing::pio_in8(bus, port); }
   std::uint8_t reg(std::uint8_t index) {
     out(kIndexPort, index);
     return in(kDataPort);

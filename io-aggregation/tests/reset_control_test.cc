@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "io-aggregation/io_bus.h"
+#include "io-aggregation/tests/pio.h"
 #include "kernel/base/check.h"
 
 namespace heca::io {
@@ -24,15 +25,8 @@ struct ResetHarness {
                        ResetControlRegister::kPortCount, cf9));
     HECA_CHECK(bus.add(AddressSpace::kPio, I8042ResetPort::kPort, I8042ResetPort::kPortCount, kbd));
   }
-  void out(std::uint16_t port, std::uint8_t value) {
-    const std::array<std::uint8_t, 1> data{value};
-    HECA_CHECK(bus.write(AddressSpace::kPio, port, data));
-  }
-  std::uint8_t in(std::uint16_t port) {
-    std::array<std::uint8_t, 1> data{};
-    HECA_CHECK(bus.read(AddressSpace::kPio, port, data));
-    return data[0];
-  }
+  void out(std::uint16_t port, std::uint8_t value) { testing::pio_out8(bus, port, value); }
+  std::uint8_t in(std::uint16_t port) { return testing::pio_in8(bus, port); }
 };
 
 TEST(ResetControlRegister, WriteWithResetCpuRequestsReset) {
