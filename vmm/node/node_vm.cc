@@ -183,6 +183,7 @@ Status NodeVm::connect_links() {
 Status NodeVm::create_vcpus() {
   const auto& d = config_.description;
   const std::uint32_t count = d.vcpu_count();
+  const bool span = vcpus_span_nodes(d);
   auto cpuid = kvm_->supported_cpuid();
   if (!cpuid) return std::unexpected(cpuid.error());
   std::vector<VcpuFd> fds;
@@ -197,7 +198,7 @@ Status NodeVm::create_vcpus() {
     if (!khz) return std::unexpected(khz.error());
     cmdline += fmt::format(" tsc_khz={}", *khz);
   }
-  if (d.kind == cluster::GuestKind::kLinux && vcpus_span_nodes(d)) {
+  if (d.kind == cluster::GuestKind::kLinux && span) {
     // Without kvmclock (see cpuid.cc) Linux would calibrate the TSC against the PIT or the PM
     // timer, which fails when those exits are slow; the VMM knows the rate, so it says it.
     auto khz = fds[0].tsc_khz();
@@ -224,7 +225,7 @@ Status NodeVm::create_vcpus() {
                               .vcpu_count = count,
                               .supported_cpuid = *cpuid,
                               .proxy = !owned,
-                              .vcpus_span_nodes = vcpus_span_nodes(d),
+                              .vcpus_span_nodes = span,
                               .node = d.node_of_vcpu(i),
                               .node_count = static_cast<std::uint32_t>(d.nodes.size())};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
