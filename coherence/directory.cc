@@ -78,16 +78,17 @@ Status PageDirectory::on_request(const Envelope& envelope, Outbox& out) {
     entry.queue.push_back(request);
     return {};
   }
-  start(page, entry, request, out);
+  start(page, entry, request, false, out);
   pump(page, entry, out);
   return {};
 }
 
 // Opens a transaction: fetch from the M owner if another node has it, invalidate every other
 // sharer for a write. The grant goes out from try_finish once all of that has come back.
-void PageDirectory::start(PageIndex page, Entry& entry, const Request& request, Outbox& out) {
+void PageDirectory::start(PageIndex page, Entry& entry, const Request& request, bool queued,
+                          Outbox& out) {
   ++stats_.transactions;
-  Transaction txn{.request = request, .id = next_transaction_++};
+  Transaction txn{.request = request, .id = next_transaction_++, .delayed = queued};
   if (entry.owner && *entry.owner != request.from) {
     txn.awaiting_data = true;
     const auto type = request.write ? MessageType::kFetchInvalidate : MessageType::kFetch;
@@ -112,9 +113,12 @@ void PageDirectory::try_finish(PageIndex page, Entry& entry, Outbox& out) {
   const Transaction& txn = *entry.active;
   if (txn.acks_pending != 0 || txn.awaiting_data) return;
   const NodeId to = txn.request.from;
-  Message grant{.type = MessageType::kGrant, .page = page, .request_id = txn.request.request_id};
+  Message grant{.type = MessageType::kGrant,
+                .flags = txn.delayed ? wire::kFlagGrantDelayed : std::uint16_t{0},
+                .page = page,
+                .request_id = txn.request.request_id};
   if (txn.request.write) {
-    grant.flags = wire::kFlagGrantWrite;
+    grant.flags |= wire::kFlagGrantWrite;
     grant.has_page_data = (entry.sharers & node_bit(to)) == 0;  // an upgrade keeps its copy
     entry.sharers = 0;
     entry.owner = to;
@@ -130,7 +134,7 @@ void PageDirectory::pump(PageIndex page, Entry& entry, Outbox& out) {
   while (!entry.active && !entry.queue.empty()) {
     const Request next = entry.queue.front();
     entry.queue.erase(entry.queue.begin());
-    start(page, entry, next, out);
+    start(page, entry, next, true, out);
   }
 }
 
@@ -143,6 +147,7 @@ Status PageDirectory::on_ack(const Envelope& envelope, Outbox& out) {
   }
   Entry& entry = it->second;
   entry.active->acks_pending &= ~node_bit(envelope.from);
+  if ((envelope.message.flags & wire::kFlagAfterHold) != 0) entry.active->delayed = true;
   entry.sharers &= ~node_bit(envelope.from);
   try_finish(envelope.message.page, entry, out);
   pump(envelope.message.page, entry, out);
@@ -162,6 +167,7 @@ Status PageDirectory::on_fetch_reply(const Envelope& envelope, Outbox& out) {
   entry.owner.reset();
   if (!entry.active->request.write) entry.sharers |= node_bit(envelope.from);  // kept S
   entry.active->awaiting_data = false;
+  if ((envelope.message.flags & wire::kFlagAfterHold) != 0) entry.active->delayed = true;
   try_finish(envelope.message.page, entry, out);
   pump(envelope.message.page, entry, out);
   return {};

@@ -51,6 +51,7 @@ class PageDirectory {
     std::uint64_t id = 0;        // echoed by the acks and the fetch reply
     NodeMask acks_pending = 0;   // sharers still to acknowledge their invalidation
     bool awaiting_data = false;  // the M owner's data has not arrived yet
+    bool delayed = false;        // queued, or an answer came only after a holder's hold
   };
   // INVARIANT: owner set => sharers == 0 (single writer or multiple readers, never both).
   struct Entry {
@@ -65,7 +66,7 @@ class PageDirectory {
   [[nodiscard]] Status on_ack(const Envelope& envelope, Outbox& out);
   [[nodiscard]] Status on_fetch_reply(const Envelope& envelope, Outbox& out);
   [[nodiscard]] Status check_request(const Entry& entry, const Request& request) const;
-  void start(PageIndex page, Entry& entry, const Request& request, Outbox& out);
+  void start(PageIndex page, Entry& entry, const Request& request, bool queued, Outbox& out);
   void try_finish(PageIndex page, Entry& entry, Outbox& out);
   void pump(PageIndex page, Entry& entry, Outbox& out);
 

@@ -20,7 +20,8 @@ struct ProtocolConfig {
   // so the woken thread can retry its access (no livelock under write ping-pong).
   Nanos min_hold{std::chrono::microseconds(20)};
   // Above min_hold: the hold adapts to the moving average of this node's request-to-grant
-  // times, between min_hold and max_hold. Zero: always min_hold.
+  // times (those of grants that waited for no other request or hold), between min_hold and
+  // max_hold. Zero: always min_hold.
   Nanos max_hold{0};
   std::uint32_t prefetch_window = 0;  // pages read ahead on a read fault (same home)
   // Every page starts Modified at its home (directory owner = home, the home's copy mapped

@@ -122,7 +122,7 @@ Status PageRequester::on_grant(const Envelope& envelope, Nanos now, Outbox& out)
   }
   ++stats_.grants_received;
   if (local.grants != UINT32_MAX) ++local.grants;
-  note_transfer_time(grant.page, now);
+  note_transfer_time(grant.page, (grant.flags & wire::kFlagGrantDelayed) != 0, now);
   --outstanding_;
   local.state = write ? PageState::kModified : PageState::kShared;
   local.pending = Pending::kNone;
@@ -157,16 +157,18 @@ Status PageRequester::on_command(const Envelope& envelope, Nanos now, Outbox& ou
     out.emit(ArmTimerAction{envelope.message.page, local.hold_until});
     return {};
   }
-  serve(envelope, out);
+  serve(envelope, false, out);
   return {};
 }
 
 // Nothing changes the page's state while a command is deferred (the home sends no grant for
 // it before this command is answered), so the checks made on arrival still hold here.
-void PageRequester::serve(const Envelope& envelope, Outbox& out) {
+void PageRequester::serve(const Envelope& envelope, bool after_hold, Outbox& out) {
   const Message& command = envelope.message;
   LocalPage& local = pages_[command.page];
-  Message reply{.page = command.page, .request_id = command.request_id};
+  Message reply{.flags = after_hold ? wire::kFlagAfterHold : std::uint16_t{0},
+                .page = command.page,
+                .request_id = command.request_id};
   if (command.type == MessageType::kInvalidate) {
     ++stats_.invalidations_served;
     if (local.state != PageState::kInvalid) out.emit(ZapAction{command.page});
@@ -199,7 +201,7 @@ void PageRequester::on_timer(PageIndex page, Nanos now, Outbox& out) {
   }
   const Envelope deferred = it->second;
   deferred_.erase(it);
-  serve(deferred, out);
+  serve(deferred, true, out);
 }
 
 std::vector<HotPage> PageRequester::hottest_pages(std::size_t count) const {
@@ -220,11 +222,14 @@ std::vector<HotPage> PageRequester::hottest_pages(std::size_t count) const {
 // Adaptive hold (Mirage's time window): under write sharing a node that gives a page up at
 // once does microseconds of work per transfer of milliseconds. Holding it about as long as a
 // transfer takes lets each holder run for a fair share of the exchange.
-void PageRequester::note_transfer_time(PageIndex page, Nanos now) {
+// A grant that waited behind another request or a holder's hold is no sample: its time holds
+// the other node's hold, and learning from it would raise every node's hold to max_hold.
+void PageRequester::note_transfer_time(PageIndex page, bool delayed, Nanos now) {
   const auto it = requested_at_.find(page);
   if (it == requested_at_.end()) return;
   const Nanos sample = now - it->second;
   requested_at_.erase(it);
+  if (delayed) return;
   transfer_average_ =
       transfer_average_.count() == 0 ? sample : (transfer_average_ * 7 + sample) / 8;
 }

@@ -58,11 +58,11 @@ class PageRequester {
   static_assert(sizeof(LocalPage) == 24, "kept for every page of the region");
 
   void request(PageIndex page, Pending kind, bool prefetch, Nanos now, Outbox& out);
-  void note_transfer_time(PageIndex page, Nanos now);
+  void note_transfer_time(PageIndex page, bool delayed, Nanos now);
   void prefetch_after(PageIndex page, Nanos now, Outbox& out);
   [[nodiscard]] Status on_grant(const Envelope& envelope, Nanos now, Outbox& out);
   [[nodiscard]] Status on_command(const Envelope& envelope, Nanos now, Outbox& out);
-  void serve(const Envelope& envelope, Outbox& out);
+  void serve(const Envelope& envelope, bool after_hold, Outbox& out);
 
   const HomeMap& homes_;
   RequesterConfig config_;
@@ -70,7 +70,7 @@ class PageRequester {
   std::vector<LocalPage> pages_;                      // 24 bytes per page of the region
   std::unordered_map<PageIndex, Envelope> deferred_;  // home commands waiting for hold_until
   // With an adaptive hold: when each outstanding demand request was sent, and a moving
-  // average of request-to-grant times.
+  // average of request-to-grant times of grants that waited for no one.
   std::unordered_map<PageIndex, Nanos> requested_at_;
   Nanos transfer_average_{0};
   std::uint64_t next_request_id_ = 1;

@@ -19,11 +19,11 @@ constexpr TypeRule kRules[kMaxMessageType + 1] = {
     {"ReadRequest", kFlagPrefetch, false, false, true},
     {"WriteRequest", 0, false, false, true},
     {"Invalidate", 0, false, false, true},
-    {"InvalidateAck", 0, false, false, true},
+    {"InvalidateAck", kFlagAfterHold, false, false, true},
     {"Fetch", 0, false, false, true},
     {"FetchInvalidate", 0, false, false, true},
-    {"FetchReply", 0, true, true, true},
-    {"Grant", kFlagGrantWrite, true, false, true},
+    {"FetchReply", kFlagAfterHold, true, true, true},
+    {"Grant", kFlagGrantWrite | kFlagGrantDelayed, true, false, true},
     {"Barrier", kFlagFinalBarrier, false, false, false},
 };
 

@@ -29,6 +29,11 @@ inline constexpr std::uint8_t kMaxMessageType = 9;
 inline constexpr std::uint16_t kFlagPrefetch = 1U << 0;      // ReadRequest: no thread waits on it
 inline constexpr std::uint16_t kFlagGrantWrite = 1U << 0;    // Grant: M (else S)
 inline constexpr std::uint16_t kFlagFinalBarrier = 1U << 0;  // Barrier: the sender then leaves
+// InvalidateAck, FetchReply: the holder answered only once its hold time was over.
+inline constexpr std::uint16_t kFlagAfterHold = 1U << 0;
+// Grant: the request waited behind another transaction or a holder's hold, so the time it
+// took is not what a transfer costs (the adaptive hold learns only from the others).
+inline constexpr std::uint16_t kFlagGrantDelayed = 1U << 1;
 
 struct Message {
   MessageType type = MessageType::kReadRequest;

@@ -11,7 +11,8 @@
 namespace heca::coherence::wire {
 
 inline constexpr std::uint32_t kMagic = 0x41434548;  // "HECA" little-endian
-inline constexpr std::uint8_t kVersion = 1;
+// 2: InvalidateAck and FetchReply may carry kFlagAfterHold, Grant kFlagGrantDelayed.
+inline constexpr std::uint8_t kVersion = 2;
 inline constexpr std::size_t kHeaderSize = 32;
 inline constexpr std::uint32_t kMaxPayload = 64 * 1024;
 
@@ -30,7 +31,7 @@ struct Header {
 
 void encode_header(const Header& header, std::span<std::uint8_t, kHeaderSize> out);
 // Checks magic, version, reserved bits and payload_length <= kMaxPayload. It does not check
-// the type: that is the codec's job (wire.h), so a transport can frame any version-1 message.
+// the type: that is the codec's job (wire.h), so a transport can frame any message of this version.
 [[nodiscard]] Result<Header> decode_header(std::span<const std::uint8_t> bytes);
 
 }  // namespace heca::coherence::wire

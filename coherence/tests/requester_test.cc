@@ -122,6 +122,36 @@ TEST(PageRequester, AdaptiveHoldFollowsTheTimeATransferTookWithinItsBounds) {
   EXPECT_EQ(sim.node(0).hold_time(), 1000us);
 }
 
+// Under ping-pong each request waits out the other node's hold. Learning from those waits
+// made both holds climb to max_hold; a grant that waited for a hold is no sample.
+TEST(PageRequester, AdaptiveHoldDoesNotLearnFromAnotherNodesHold) {
+  SimCluster sim(SimConfig{.nodes = 2,
+                           .pages = 4,
+                           .min_hold = 10us,
+                           .max_hold = 1000us,
+                           .homes = HomeMap::interleave(4, 2, 1)});
+  sim.fault(0, kRemotePage, Access::kWrite);
+  sim.advance(400us);
+  ASSERT_TRUE(sim.settle());
+  ASSERT_EQ(sim.node(0).hold_time(), 400us);
+
+  sim.fault(1, kRemotePage, Access::kWrite);  // the home: waits out node 0's 400 us hold
+  ASSERT_TRUE(sim.deliver(1, 0));
+  ASSERT_EQ(sim.mapped(0, kRemotePage), PageState::kModified);
+  sim.advance(400us);
+  ASSERT_TRUE(sim.settle());
+  ASSERT_EQ(sim.mapped(1, kRemotePage), PageState::kModified);
+
+  EXPECT_EQ(sim.node(1).hold_time(), 10us);  // it waited for a hold, not for a transfer
+  sim.fault(0, kRemotePage, Access::kWrite);  // node 0 in turn waits out the home's hold
+  ASSERT_TRUE(sim.deliver(0, 1));
+  ASSERT_EQ(sim.mapped(1, kRemotePage), PageState::kModified);
+  sim.advance(10us);
+  ASSERT_TRUE(sim.settle());
+  EXPECT_EQ(sim.mapped(0, kRemotePage), PageState::kModified);
+  EXPECT_EQ(sim.node(0).hold_time(), 400us);
+}
+
 TEST(PageRequester, InvalidationWithinTheHoldTimeIsDeferredUntilTheTimer) {
   SimCluster sim = two_nodes(30us);
   sim.fault(0, kRemotePage, Access::kRead);
