@@ -28,6 +28,7 @@ constexpr std::uint32_t kLeafAmdTopology = 0x8000001e;
 constexpr std::uint32_t kEcxMonitor = bit(3);
 constexpr std::uint32_t kEcxCx16 = bit(13);
 constexpr std::uint32_t kEcxX2apic = bit(21);
+constexpr std::uint32_t kEcxTscDeadline = bit(24);
 constexpr std::uint32_t kEcxHypervisor = bit(31);
 constexpr std::uint32_t kEcxXsaveFamily =
     bit(12) /*FMA*/ | bit(26) /*XSAVE*/ | bit(27) /*OSXSAVE*/ | bit(28) /*AVX*/ | bit(29) /*F16C*/;
@@ -93,6 +94,7 @@ void apply_features(kvm_cpuid_entry2& e, const CpuidPolicy& policy, const Topolo
   e.ecx &= ~kEcxMonitor;
   if (policy.mask_xsave) e.ecx &= ~kEcxXsaveFamily;
   if (policy.mask_cx16) e.ecx &= ~kEcxCx16;
+  if (policy.tsc_deadline) e.ecx |= kEcxTscDeadline;
   e.edx = topo.cores > 1 ? (e.edx | kEdxHtt) : (e.edx & ~kEdxHtt);
 }
 

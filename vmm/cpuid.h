@@ -27,12 +27,16 @@ struct CpuidPolicy {
   // is a NUMA node).
   std::uint32_t node = 0;
   std::uint32_t node_count = 1;
+  // KVM emulates the TSC-deadline mode of the local APIC timer (KVM_CAP_TSC_DEADLINE_TIMER):
+  // announce it (leaf 1), so the guest programs its timer in TSC cycles.
+  bool tsc_deadline = false;
 };
 
 // The CPUID table for one vCPU, ready for KVM_SET_CPUID2. It:
 //  - puts the APIC id and topology in leaves 1, 4, 0xB (added if absent), 0x1F
 //    (only if present) and AMD's 0x80000008/0x8000001D/0x8000001E;
-//  - sets x2APIC and hypervisor-present, hides MONITOR/MWAIT(X);
+//  - sets x2APIC and hypervisor-present (and the TSC-deadline timer, if the policy says),
+//    hides MONITOR/MWAIT(X);
 //  - applies the policy masks (dropping leaf 0xD with XSAVE);
 //  - with vcpus_span_nodes: clears kvmclock and PV unhalt in KVM's feature leaf, announces
 //    an invariant TSC (leaf 0x80000007, if present), makes every vCPU a package of one core

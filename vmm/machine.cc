@@ -220,10 +220,12 @@ Status Machine::boot(std::span<const kvm_cpuid_entry2> supported_cpuid) {
                                .extra_writes = config_.extra_writes});
   if (!plan) return std::unexpected(plan.error());
   if (auto s = load_boot_plan(memory_, *plan); !s) return s;
+  const bool tsc_deadline = kvm_.check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   for (auto& vcpu : vcpus_) {
     const VcpuBootConfig boot_config{.index = vcpu->index(),
                                      .vcpu_count = config_.vcpu_count,
-                                     .supported_cpuid = supported_cpuid};
+                                     .supported_cpuid = supported_cpuid,
+                                     .tsc_deadline = tsc_deadline};
     if (auto s = configure_vcpu(vcpu->fd(), boot_config, *plan); !s) return s;
   }
   if (plan->ap_entry_rip != 0 && vcpus_.size() > 1) {

@@ -41,7 +41,8 @@ Status set_cpuid(VcpuFd& vcpu, const VcpuBootConfig& config) {
                            .vcpu_count = config.vcpu_count,
                            .vcpus_span_nodes = config.vcpus_span_nodes,
                            .node = config.node,
-                           .node_count = config.node_count};
+                           .node_count = config.node_count,
+                           .tsc_deadline = config.tsc_deadline};
   const auto entries = build_vcpu_cpuid(config.supported_cpuid, policy);
   return vcpu.set_cpuid(entries);
 }

@@ -25,6 +25,7 @@ struct VcpuBootConfig {
   bool vcpus_span_nodes = false;
   std::uint32_t node = 0;
   std::uint32_t node_count = 1;
+  bool tsc_deadline = false;  // see CpuidPolicy
 };
 
 // CPUID (per APIC id), FPU, then one of:

@@ -77,7 +77,10 @@ Status read_guest(const TableReader& root, const std::filesystem::path& base_dir
   if (!table) return std::unexpected(table.error());
   if (*table == nullptr) return root.missing("guest");
   const TableReader guest(**table, "guest", root.source());
-  if (auto s = guest.check_keys({"memory", "kind", "cmdline", "kernel", "initrd"}); !s) return s;
+  if (auto s = guest.check_keys({"memory", "kind", "cmdline", "kernel", "initrd", "time_dilation"});
+      !s) {
+    return s;
+  }
   auto memory = guest.size("memory");
   if (!memory) return std::unexpected(memory.error());
   if (!*memory) return guest.missing("memory");
@@ -90,6 +93,15 @@ Status read_guest(const TableReader& root, const std::filesystem::path& base_dir
   auto cmdline = guest.string("cmdline");
   if (!cmdline) return std::unexpected(cmdline.error());
   d.cmdline = cmdline->value_or("");
+  auto dilation = guest.integer("time_dilation");
+  if (!dilation) return std::unexpected(dilation.error());
+  if (*dilation) {
+    if (**dilation < 1 || **dilation > kMaxTimeDilation) {
+      return guest.error_at("time_dilation",
+                            fmt::format("must be 1..{}, got {}", kMaxTimeDilation, **dilation));
+    }
+    d.time_dilation = static_cast<std::uint32_t>(**dilation);
+  }
   if (auto s = read_guest_kind(guest, d); !s) return s;
   return read_guest_files(guest, base_dir, d);
 }

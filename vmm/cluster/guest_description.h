@@ -21,6 +21,8 @@ namespace heca::vmm::cluster {
 //   cmdline = "iters=1000"     # optional, default ""
 //   kernel = "/path/bzImage"   # kind = "linux" only, required there; must exist
 //   initrd = "/path/initrd"    # kind = "linux" only, optional; must exist
+//   time_dilation = 1          # optional, 1..1000, default 1: the guest's time passes this
+//                              # many times slower than the hosts' (see below)
 //
 //   [transport]                # optional table
 //   kind = "tcp"               # "tcp" (default); "rdma" is rejected until it is built
@@ -40,6 +42,15 @@ namespace heca::vmm::cluster {
 // shares proportional to memory_share, rounded down to 2 MiB, the last taking the rest) or every
 // "memory" node does; then the ranges must be page-aligned, must not overlap and must cover guest
 // memory exactly. Relative kernel/initrd paths are resolved against the description's directory.
+//
+// time_dilation = N tells the guest its TSC runs N times faster than it does. Its clock, its
+// timer tick and its timeouts then stretch N times, while a page transfer takes as long as
+// ever: to the guest the interconnect looks N times faster. It is for test beds whose hosts
+// are far slower to reach each other than real ones relative to the guest's tick (the
+// virtual cluster of tests/vcluster: milliseconds per transfer against a 4 ms tick); real
+// hosts run with 1. It needs a guest that keeps time by the TSC alone (Linux: the TSC
+// clocksource and the TSC-deadline timer, which heca announces; PIT, HPET, PM timer and RTC
+// keep real time).
 
 enum class GuestKind { kTest, kLinux };
 enum class TransportKind { kTcp, kRdma };
@@ -47,6 +58,7 @@ enum class TransportKind { kTcp, kRdma };
 inline constexpr std::uint64_t kGuestPageSize = 4096;
 inline constexpr std::uint64_t kHomeGranule = 2ULL << 20;  // default shares round to 2 MiB
 inline constexpr std::uint16_t kDefaultBasePort = 7700;
+inline constexpr std::uint32_t kMaxTimeDilation = 1000;
 
 struct MemoryRange {
   std::uint64_t start = 0;
@@ -85,6 +97,7 @@ struct GuestDescription {
   std::string cmdline;
   std::string kernel;                 // kind == kLinux only
   std::string initrd;                 // optional
+  std::uint32_t time_dilation = 1;    // 1..kMaxTimeDilation
   TransportKind transport = TransportKind::kTcp;
   std::uint16_t base_port = kDefaultBasePort;
   std::vector<NodeDescription> nodes; // INVARIANT: nodes[i].id == i

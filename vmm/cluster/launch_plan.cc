@@ -35,6 +35,7 @@ toml::table guest_table(const GuestDescription& d) {
                     {"cmdline", d.cmdline}};
   if (!d.kernel.empty()) guest.insert("kernel", absolute_path(d.kernel));
   if (!d.initrd.empty()) guest.insert("initrd", absolute_path(d.initrd));
+  if (d.time_dilation != 1) guest.insert("time_dilation", std::int64_t{d.time_dilation});
   return guest;
 }
 

@@ -12,6 +12,7 @@
 #include "vmm/machine.h"
 #include "vmm/proxy/interrupt_inject.h"
 #include "firmware/ap_wakeup.h"
+#include "vmm/node/guest_clock.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm::node {
@@ -192,19 +193,11 @@ Status NodeVm::create_vcpus() {
     if (!fd) return std::unexpected(fd.error());
     fds.push_back(std::move(*fd));
   }
-  std::string cmdline = d.cmdline;
-  if (config_.append_tsc_khz) {
-    auto khz = fds[0].tsc_khz();
-    if (!khz) return std::unexpected(khz.error());
-    cmdline += fmt::format(" tsc_khz={}", *khz);
-  }
-  if (d.kind == cluster::GuestKind::kLinux && span) {
-    // Without kvmclock (see cpuid.cc) Linux would calibrate the TSC against the PIT or the PM
-    // timer, which fails when those exits are slow; the VMM knows the rate, so it says it.
-    auto khz = fds[0].tsc_khz();
-    if (!khz) return std::unexpected(khz.error());
-    cmdline += fmt::format(" tsc_early_khz={}", *khz);
-  }
+  auto khz = fds[0].tsc_khz();
+  if (!khz) return std::unexpected(khz.error());
+  const std::string cmdline =
+      d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, *khz);
+  const bool tsc_deadline = kvm_->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   auto plan = plan_guest_boot({.ram = ram_,
                                .vcpu_count = count,
                                .cmdline = cmdline,
@@ -227,7 +220,8 @@ Status NodeVm::create_vcpus() {
                               .proxy = !owned,
                               .vcpus_span_nodes = span,
                               .node = d.node_of_vcpu(i),
-                              .node_count = static_cast<std::uint32_t>(d.nodes.size())};
+                              .node_count = static_cast<std::uint32_t>(d.nodes.size()),
+                              .tsc_deadline = tsc_deadline};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
     align_tsc(fds[i], i);
     if (owned) {

@@ -141,6 +141,18 @@ TEST(BuildVcpuCpuid, Leaf1AnnouncesX2apicAndHypervisor) {
   EXPECT_EQ(ecx & kEcxTscDeadline, kEcxTscDeadline);
 }
 
+// KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline timer out; KVM_CAP_TSC_DEADLINE_TIMER
+// says KVM emulates it, and the policy then announces it.
+TEST(BuildVcpuCpuid, TscDeadlineTimerIsAnnouncedWhenThePolicySaysKvmHasIt) {
+  const std::vector<kvm_cpuid_entry2> host{entry(0x0, 0, 0x1, 0, 0, 0), entry(0x1, 0, 0, 0, 0, 0)};
+
+  const auto without = build_vcpu_cpuid(host, {.apic_id = 0, .vcpu_count = 1});
+  const auto with = build_vcpu_cpuid(host, {.apic_id = 0, .vcpu_count = 1, .tsc_deadline = true});
+
+  EXPECT_EQ(find(without, 0x1)->ecx & kEcxTscDeadline, 0u);
+  EXPECT_EQ(find(with, 0x1)->ecx & kEcxTscDeadline, kEcxTscDeadline);
+}
+
 TEST(BuildVcpuCpuid, MonitorIsHiddenEvenWithoutMasks) {
   const auto table =
       build({.apic_id = 0, .vcpu_count = 2, .mask_xsave = false, .mask_cx16 = false});

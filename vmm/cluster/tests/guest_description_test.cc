@@ -50,6 +50,7 @@ TEST(GuestDescription, MinimalFileGetsDefaults) {
   EXPECT_EQ(d.transport, TransportKind::kTcp);
   EXPECT_EQ(d.base_port, kDefaultBasePort);
   EXPECT_EQ(d.cmdline, "");
+  EXPECT_EQ(d.time_dilation, 1U);
   EXPECT_EQ(d.vcpu_count(), 2U);
   EXPECT_EQ(d.io_node(), 0U);
   EXPECT_EQ(d.nodes[1].address, "");
@@ -128,6 +129,20 @@ TEST(GuestDescription, ExplicitHomesExampleLoads) {
 TEST(GuestDescription, MissingFileIsNamed) {
   EXPECT_THAT(load_guest_description("/nonexistent/guest.toml").error().message(),
               HasSubstr("/nonexistent/guest.toml"));
+}
+
+TEST(GuestDescription, TimeDilationIsRead) {
+  EXPECT_EQ(parse_ok(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = 20\n")).time_dilation,
+            20U);
+}
+
+TEST(GuestDescriptionErrors, TimeDilationOutOfRangeIsNamed) {
+  EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = 0\n")),
+              HasSubstr("guest.time_dilation: must be 1..1000, got 0"));
+  EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = 1001\n")),
+              HasSubstr("guest.time_dilation: must be 1..1000, got 1001"));
+  EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = \"10\"\n")),
+              HasSubstr("guest.time_dilation"));
 }
 
 TEST(GuestDescriptionErrors, SyntaxErrorGivesLineAndColumn) {

@@ -39,6 +39,7 @@ memory = "64M"
 kind = "linux"
 kernel = "/bin/sh"
 cmdline = "console=ttyS0 quiet"
+time_dilation = 10
 [[node]]
 id = 0
 roles = ["compute", "memory", "io"]
