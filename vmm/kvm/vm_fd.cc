@@ -54,6 +54,23 @@ Status VmFd::set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint6
   return {};
 }
 
+Result<kvm_ioapic_state> VmFd::get_ioapic() const {
+  kvm_irqchip chip{};
+  chip.chip_id = KVM_IRQCHIP_IOAPIC;
+  if (::ioctl(vm_.get(), KVM_GET_IRQCHIP, &chip) != 0) {
+    return errno_error("KVM_GET_IRQCHIP (IOAPIC)");
+  }
+  return chip.chip.ioapic;
+}
+
+Status VmFd::set_ioapic(const kvm_ioapic_state& state) {
+  kvm_irqchip chip{};
+  chip.chip_id = KVM_IRQCHIP_IOAPIC;
+  chip.chip.ioapic = state;
+  if (::ioctl(vm_.get(), KVM_SET_IRQCHIP, &chip) != 0) return errno_error("KVM_SET_IRQCHIP (IOAPIC)");
+  return {};
+}
+
 Status VmFd::irq_line(std::uint32_t gsi, bool level) {
   kvm_irq_level irq{};
   irq.irq = gsi;

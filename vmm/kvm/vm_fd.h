@@ -37,6 +37,10 @@ class VmFd {
   // KVM_SIGNAL_MSI to 32-bit APIC id `apic_id` with MSI data `data` (vector, delivery mode
   // in bits 8-10, level in bit 14), e.g. for NMI, INIT and SIPI.
   [[nodiscard]] Status signal_msi_data(std::uint32_t apic_id, std::uint32_t data);
+  // KVM_GET_IRQCHIP / KVM_SET_IRQCHIP of the in-kernel IOAPIC (KVM_IRQCHIP_IOAPIC). Setting
+  // re-injects the pins whose bits are set in `irr`.
+  [[nodiscard]] Result<kvm_ioapic_state> get_ioapic() const;
+  [[nodiscard]] Status set_ioapic(const kvm_ioapic_state& state);
   // KVM_CREATE_VCPU with id `vcpu_id` (== its APIC id), and its kvm_run mapping.
   [[nodiscard]] Result<VcpuFd> create_vcpu(std::uint32_t vcpu_id);
 

@@ -13,6 +13,7 @@
 #include "vmm/proxy/interrupt_inject.h"
 #include "firmware/ap_wakeup.h"
 #include "vmm/node/guest_clock.h"
+#include "vmm/node/ioapic_window.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm::node {
@@ -142,6 +143,17 @@ Status NodeVm::register_ram() {
 Status NodeVm::connect_links() {
   const auto& d = config_.description;
   const bool io_node = d.io_node() == config_.id;
+  const IoapicAccess ioapic{.get = [this] { return vm_->get_ioapic(); },
+                            .set = [this](const kvm_ioapic_state& s) { return vm_->set_ioapic(s); }};
+  if (io_node) {
+    // Other nodes' vCPUs program this node's IOAPIC, where the devices' interrupts arrive.
+    auto window = std::make_shared<IoapicWindow>(ioapic);
+    if (auto s = bus_.add(io::AddressSpace::kMmio, kIoapicBase, kIoapicWindowSize, window); !s) {
+      return s;
+    }
+  } else if (auto s = relocate_ioapic_away(ioapic); !s) {
+    return wrap_error(s.error(), "moving this node's IOAPIC aside");
+  }
   if (io_node) {
     auto s = add_io_devices(
         bus_, *vm_,
