@@ -127,8 +127,10 @@ Status PageRequester::on_grant(const Envelope& envelope, Nanos now, Outbox& out)
   local.state = write ? PageState::kModified : PageState::kShared;
   local.pending = Pending::kNone;
   // Forward progress: the woken thread gets min_hold to retry its access before this node
-  // honours an invalidation or fetch (prefetched pages have no thread to wait for).
-  local.hold_until = local.prefetch ? now : now + hold_time();
+  // honours an invalidation or fetch (prefetched pages have no thread to wait for). Only a
+  // write grant gets the adaptive hold: it lets a writer finish a burst of writes, while a
+  // reader needs its one retried read, and holding its copy longer only stalls the writer.
+  local.hold_until = local.prefetch ? now : now + (write ? hold_time() : config_.min_hold);
   out.emit(InstallAction{grant.page, local.state});
   if (local.upgrade_after_read && !write) {
     request(grant.page, Pending::kWrite, false, now, out);

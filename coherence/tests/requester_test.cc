@@ -152,6 +152,29 @@ TEST(PageRequester, AdaptiveHoldDoesNotLearnFromAnotherNodesHold) {
   EXPECT_EQ(sim.node(0).hold_time(), 400us);
 }
 
+// A reader's copy is held for min_hold only: the adaptive hold is for a writer's bursts, and
+// on a read-mostly page (a clock the other node ticks) it would stall every write.
+TEST(PageRequester, ReadGrantIsHeldForTheMinimumHoldOnly) {
+  SimCluster sim(SimConfig{.nodes = 2,
+                           .pages = 4,
+                           .min_hold = 10us,
+                           .max_hold = 1000us,
+                           .homes = HomeMap::interleave(4, 2, 1)});
+  sim.fault(0, kRemotePage, Access::kRead);
+  sim.advance(400us);
+  ASSERT_TRUE(sim.settle());
+  ASSERT_EQ(sim.node(0).hold_time(), 400us);
+
+  sim.fault(1, kRemotePage, Access::kWrite);  // the home writes: invalidates node 0's copy
+  ASSERT_TRUE(sim.deliver(1, 0));
+  ASSERT_EQ(sim.mapped(0, kRemotePage), PageState::kShared);
+  sim.advance(10us);
+  ASSERT_TRUE(sim.settle());
+
+  EXPECT_EQ(sim.mapped(0, kRemotePage), PageState::kInvalid);
+  EXPECT_EQ(sim.mapped(1, kRemotePage), PageState::kModified);
+}
+
 TEST(PageRequester, InvalidationWithinTheHoldTimeIsDeferredUntilTheTimer) {
   SimCluster sim = two_nodes(30us);
   sim.fault(0, kRemotePage, Access::kRead);
