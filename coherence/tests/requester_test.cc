@@ -19,6 +19,15 @@ SimCluster two_nodes(Nanos hold = Nanos{0}) {
       SimConfig{.nodes = 2, .pages = 4, .min_hold = hold, .homes = HomeMap::interleave(4, 2, 1)});
 }
 
+// Holds adapt between 10 us and 1 ms.
+SimCluster adaptive_two_nodes() {
+  return SimCluster(SimConfig{.nodes = 2,
+                              .pages = 4,
+                              .min_hold = 10us,
+                              .max_hold = 1000us,
+                              .homes = HomeMap::interleave(4, 2, 1)});
+}
+
 template <class T>
 int count(const Actions& actions) {
   int n = 0;
@@ -97,11 +106,7 @@ TEST(PageRequester, HottestPagesCountGrantsPerPageMostFirst) {
 }
 
 TEST(PageRequester, AdaptiveHoldFollowsTheTimeATransferTookWithinItsBounds) {
-  SimCluster sim(SimConfig{.nodes = 2,
-                           .pages = 4,
-                           .min_hold = 10us,
-                           .max_hold = 1000us,
-                           .homes = HomeMap::interleave(4, 2, 1)});
+  SimCluster sim = adaptive_two_nodes();
   EXPECT_EQ(sim.node(0).hold_time(), 10us);  // nothing measured yet: the floor
 
   sim.fault(0, kRemotePage, Access::kWrite);
@@ -125,11 +130,7 @@ TEST(PageRequester, AdaptiveHoldFollowsTheTimeATransferTookWithinItsBounds) {
 // Under ping-pong each request waits out the other node's hold. Learning from those waits
 // made both holds climb to max_hold; a grant that waited for a hold is no sample.
 TEST(PageRequester, AdaptiveHoldDoesNotLearnFromAnotherNodesHold) {
-  SimCluster sim(SimConfig{.nodes = 2,
-                           .pages = 4,
-                           .min_hold = 10us,
-                           .max_hold = 1000us,
-                           .homes = HomeMap::interleave(4, 2, 1)});
+  SimCluster sim = adaptive_two_nodes();
   sim.fault(0, kRemotePage, Access::kWrite);
   sim.advance(400us);
   ASSERT_TRUE(sim.settle());
@@ -155,11 +156,7 @@ TEST(PageRequester, AdaptiveHoldDoesNotLearnFromAnotherNodesHold) {
 // A reader's copy is held for min_hold only: the adaptive hold is for a writer's bursts, and
 // on a read-mostly page (a clock the other node ticks) it would stall every write.
 TEST(PageRequester, ReadGrantIsHeldForTheMinimumHoldOnly) {
-  SimCluster sim(SimConfig{.nodes = 2,
-                           .pages = 4,
-                           .min_hold = 10us,
-                           .max_hold = 1000us,
-                           .homes = HomeMap::interleave(4, 2, 1)});
+  SimCluster sim = adaptive_two_nodes();
   sim.fault(0, kRemotePage, Access::kRead);
   sim.advance(400us);
   ASSERT_TRUE(sim.settle());
