@@ -173,10 +173,10 @@ Status NodeVm::connect_links() {
        .io_node = static_cast<NodeId>(d.io_node()),
        .peers = peer_addresses(d, kLinkPortOffset),
        .bus = &bus_,
-       .on_guest_exit =
-           [this](std::uint32_t code) {
-             finish({static_cast<int>(std::min<std::uint32_t>(code, 255)), {}});
-           },
+       // The guest's result is the I/O node's exit code. A compute node that stops because the
+       // guest ended exits 0: with the guest's code, a non-zero result seen at a compute node
+       // first looked to the supervisor like a lost node.
+       .on_guest_exit = [this](std::uint32_t /*code*/) { finish({0, {}}); },
        .on_ipi = [this](IpiKind kind, std::uint32_t apic, std::uint8_t v) { on_ipi(kind, apic, v); },
        .on_link_failed = [this](const std::string& why) { finish({kExitVmFailure, why}); }});
   if (!links) return std::unexpected(links.error());
