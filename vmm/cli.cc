@@ -112,8 +112,9 @@ Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& image
 // --litmus: the test, its allowed set and its blob, which the guest finds via its cmdline.
 Result<firmware::litmus::LitmusSetup> add_litmus(const RunOptions& options, MachineConfig& config) {
   if (options.guest != "test") return make_error("--litmus needs --guest test");
+  const std::vector<std::uint32_t> one_node(options.vcpus, 0);
   auto setup = firmware::litmus::prepare_litmus_named(options.litmus, options.iterations,
-                                                      options.litmus_model, options.vcpus);
+                                                      options.litmus_model, one_node);
   if (!setup) return std::unexpected(setup.error());
   config.cmdline += setup->cmdline_key;
   config.extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});

@@ -52,7 +52,7 @@ class ConditionParser {
   }
 
   Result<Expr> parse_unary() {
-    if (eat("~")) {
+    if (eat("~") || eat_word("not")) {
       auto kid = parse_unary();
       if (!kid) return kid;
       Expr node{.kind = Expr::Kind::kNot};

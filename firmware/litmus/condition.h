@@ -1,5 +1,5 @@
 // Parses the final condition of a litmus test: `exists`, `~exists` or `forall` over a
-// propositional formula (/\, \/, ~, parentheses, true, false) of `T:reg=v` and `loc=v`.
+// propositional formula (/\, \/, ~ or not, parentheses, true, false) of `T:reg=v` and `loc=v`.
 #pragma once
 
 #include <string_view>

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "firmware/litmus/parser.h"
@@ -31,11 +32,31 @@ std::string quantifier_text(Quantifier q) {
   return "?";
 }
 
+// How much of the allowed set the run saw, and of the outcomes the model allows beyond
+// sequential consistency (those need the threads to really overlap): a weak run shows here.
+std::string coverage_line(const LitmusSetup& setup, const Histogram& histogram) {
+  const OutcomeSet sc = allowed_outcomes(setup.test, MemoryModel::kSc);
+  std::size_t seen = 0;
+  std::size_t relaxed = 0;
+  std::size_t relaxed_seen = 0;
+  for (const auto& outcome : setup.allowed) {
+    const bool was_seen = histogram.counts.contains(outcome);
+    seen += was_seen ? 1 : 0;
+    if (sc.contains(outcome)) continue;
+    ++relaxed;
+    relaxed_seen += was_seen ? 1 : 0;
+  }
+  return fmt::format("litmus {}: coverage: saw {} of the {} allowed outcomes; {} of the {} that "
+                     "only a relaxed order gives",
+                     setup.test.name, seen, setup.allowed.size(), relaxed_seen, relaxed);
+}
+
 void add_table(const LitmusSetup& setup, const Histogram& histogram, LitmusVerdict* verdict) {
   const auto vars = observed_vars(setup.test);
   const std::string model = model_name(setup.model);
   verdict->lines.push_back(fmt::format("litmus {}: {} iterations, {} allows {} outcomes", setup.test.name,
                                        histogram.iterations, model, setup.allowed.size()));
+  verdict->lines.push_back(fmt::format("litmus {}: {}", setup.test.name, setup.placement.describe()));
   for (const auto& [outcome, count] : histogram.counts) {
     const bool allowed = setup.allowed.contains(outcome);
     verdict->lines.push_back(fmt::format("  {:>10}  {}  {}", count, allowed ? "allowed  " : "FORBIDDEN",
@@ -59,19 +80,23 @@ Result<MemoryModel> parse_model_name(const std::string& name) {
 }
 
 Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterations, MemoryModel model,
-                                   std::uint32_t vcpu_count) {
+                                   std::span<const std::uint32_t> node_of_vcpu) {
   auto text = read_text(path);
   if (!text) return std::unexpected(text.error());
   auto test = parse_litmus(*text);
   if (!test) return wrap_error(test.error(), path);
-  if (test->threads.size() > vcpu_count) {
-    return make_error(fmt::format("{}: {} threads need at least {} vCPUs (--vcpus is {})", path,
-                                  test->threads.size(), test->threads.size(), vcpu_count));
-  }
+  auto placement = place_threads(test->threads.size(), node_of_vcpu);
+  if (!placement) return wrap_error(placement.error(), path);
   if (iterations == 0) return make_error("--iterations must be at least 1");
-  auto blob = build_blob(*test, BlobOptions{.iterations = iterations});
+  auto blob = build_blob(*test, BlobOptions{.iterations = iterations,
+                                            .cpu_of_thread = placement->cpu_of_thread});
   if (!blob) return wrap_error(blob.error(), path);
-  LitmusSetup setup{.test = std::move(*test), .model = model, .blob = std::move(*blob)};
+  const std::set<std::uint32_t> nodes(node_of_vcpu.begin(), node_of_vcpu.end());
+  LitmusSetup setup{.test = std::move(*test),
+                    .model = model,
+                    .placement = *placement,
+                    .placement_warning = placement->shared_node_warning(nodes.size()),
+                    .blob = std::move(*blob)};
   setup.allowed = allowed_outcomes(setup.test, model);
   setup.cmdline_key = fmt::format(" litmus={:#x}", setup.blob.gpa);
   return setup;
@@ -82,6 +107,7 @@ Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std
   if (!histogram) return std::unexpected(histogram.error());
   LitmusVerdict verdict;
   add_table(setup, *histogram, &verdict);
+  verdict.lines.push_back(coverage_line(setup, *histogram));
   const bool holds = condition_holds(setup.test, setup.allowed);
   verdict.lines.push_back(fmt::format("litmus {}: the model says the {} clause {}", setup.test.name,
                                       quantifier_text(setup.test.quantifier), holds ? "holds" : "does not hold"));
@@ -105,10 +131,11 @@ Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std
 }
 
 Result<LitmusSetup> prepare_litmus_named(const std::string& path, std::uint64_t iterations,
-                                         const std::string& model, std::uint32_t vcpu_count) {
+                                         const std::string& model,
+                                         std::span<const std::uint32_t> node_of_vcpu) {
   auto parsed = parse_model_name(model);
   if (!parsed) return std::unexpected(parsed.error());
-  return prepare_litmus(path, iterations, *parsed, vcpu_count);
+  return prepare_litmus(path, iterations, *parsed, node_of_vcpu);
 }
 
 Result<int> report_litmus(const LitmusSetup& setup, std::span<const std::uint8_t> guest_blob) {

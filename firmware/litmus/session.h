@@ -9,6 +9,7 @@
 
 #include "firmware/litmus/blob.h"
 #include "firmware/litmus/model.h"
+#include "firmware/litmus/placement.h"
 #include "firmware/litmus/test.h"
 #include "kernel/base/result.h"
 
@@ -22,13 +23,18 @@ struct LitmusSetup {
   LitmusTest test;
   MemoryModel model = MemoryModel::kTso;
   OutcomeSet allowed;
+  ThreadPlacement placement;
+  std::string placement_warning;  // empty when every thread has a node of its own
   Blob blob;
   std::string cmdline_key;  // " litmus=0x..." for the guest's command line
 };
 
+// `node_of_vcpu[i]` is the node that runs vCPU i (all 0 on one node): the threads go to vCPUs
+// of distinct nodes while there are nodes (place_threads()).
 // Errors ("unsupported: ..." / "parse error: ..." / too few vCPUs) mean exit code kLitmusBadTest.
 [[nodiscard]] Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterations,
-                                                 MemoryModel model, std::uint32_t vcpu_count);
+                                                 MemoryModel model,
+                                                 std::span<const std::uint32_t> node_of_vcpu);
 
 struct LitmusVerdict {
   std::vector<std::string> lines;  // the histogram beside the allowed set, and the result
@@ -46,7 +52,7 @@ struct LitmusVerdict {
 [[nodiscard]] Result<LitmusSetup> prepare_litmus_named(const std::string& path,
                                                        std::uint64_t iterations,
                                                        const std::string& model,
-                                                       std::uint32_t vcpu_count);
+                                                       std::span<const std::uint32_t> node_of_vcpu);
 // judge_litmus() with its lines printed to stdout; the verdict's exit code.
 [[nodiscard]] Result<int> report_litmus(const LitmusSetup& setup,
                                         std::span<const std::uint8_t> guest_blob);

@@ -114,6 +114,29 @@ TEST(LitmusParser, AcceptsCompactHeadersUppercaseAttAndBareConditions) {
   EXPECT_EQ(test->condition.value, 2U);
 }
 
+TEST(LitmusParser, ReadsNotAsNegationOverNestedDisjunctions) {
+  const char* text = "X86_64 CoRW2\n{ uint64_t x; uint64_t 1:rax; }\n P0 | P1 ;\n"
+                     " movq $1,(x) | movq (x),%rax ;\n | movq $2,(x) ;\n"
+                     "exists (not (1:rax=0 /\\ (x=2 \\/ x=1) \\/ 1:rax=1 /\\ x=2))\n";
+
+  auto test = parse_litmus(text);
+
+  ASSERT_TRUE(test.has_value()) << test.error().message();
+  EXPECT_EQ(test->condition.kind, Expr::Kind::kNot);
+  ASSERT_EQ(test->condition.kids.size(), 1U);
+  EXPECT_EQ(test->condition.kids[0].kind, Expr::Kind::kOr);
+  EXPECT_EQ(test->condition.kids[0].kids[0].kids[1].kind, Expr::Kind::kOr);
+}
+
+TEST(LitmusParser, KeepsNotAsAPrefixOfALocationName) {
+  const char* text = "X86_64 N\n{ uint64_t note; }\n P0 ;\n movq $1,(note) ;\nexists (note=1)\n";
+
+  auto test = parse_litmus(text);
+
+  ASSERT_TRUE(test.has_value()) << test.error().message();
+  EXPECT_EQ(test->condition.kind, Expr::Kind::kEq);
+}
+
 TEST(LitmusParser, RejectsSubWordLocationTypes) {
   const char* text = "X86_64 A\n{\n int8_t x=0;\n}\n P0 ;\n movq $2,(x) ;\nexists ([x]=2)\n";
 

@@ -21,7 +21,8 @@ const char* kMp =
 LitmusSetup prepare(const std::string& text, MemoryModel model = MemoryModel::kTso) {
   const auto path = std::filesystem::temp_directory_path() / "heca-session-test.litmus";
   std::ofstream(path) << text;
-  auto setup = prepare_litmus(path.string(), 3, model, 2);
+  const std::vector<std::uint32_t> two_nodes = {0, 1};
+  auto setup = prepare_litmus(path.string(), 3, model, two_nodes);
   std::filesystem::remove(path);
   EXPECT_TRUE(setup.has_value()) << setup.error().message();
   return setup ? std::move(*setup) : LitmusSetup{};
@@ -56,6 +57,8 @@ TEST(LitmusSession, AllowedOutcomesPassAndUnseenOnesAreListed) {
   EXPECT_EQ(verdict->exit_code, kLitmusAllAllowed);
   EXPECT_TRUE(has_line(*verdict, "litmus MP: 3 iterations, x86-TSO allows 3 outcomes"));
   EXPECT_TRUE(has_line(*verdict, "           1  allowed    1:EAX=1 1:EBX=1"));
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: thread 0 on vCPU 0 (node 0), thread 1 on vCPU 1 (node 1)"));
+  EXPECT_TRUE(has_line(*verdict, "litmus MP: coverage: saw 3 of the 3 allowed outcomes; 0 of the 0 that only a relaxed order gives"));
   EXPECT_TRUE(has_line(*verdict, "litmus MP: the model says the exists clause does not hold"));
   EXPECT_TRUE(has_line(*verdict, "litmus MP: OK: every observed outcome is allowed by x86-TSO"));
 }
@@ -75,15 +78,19 @@ TEST(LitmusSession, RefusesTestsThatNeedMoreVcpus) {
   const auto path = std::filesystem::temp_directory_path() / "heca-session-test-3.litmus";
   std::ofstream(path) << "X86 T3\n{ x=0; }\n P0 | P1 | P2 ;\n MFENCE | MFENCE | MFENCE ;\nexists (x=0)\n";
 
-  auto setup = prepare_litmus(path.string(), 10, MemoryModel::kTso, 2);
+  const std::vector<std::uint32_t> two_vcpus = {0, 0};
+
+  auto setup = prepare_litmus(path.string(), 10, MemoryModel::kTso, two_vcpus);
   std::filesystem::remove(path);
 
   ASSERT_FALSE(setup.has_value());
-  EXPECT_NE(setup.error().message().find("3 threads need at least 3 vCPUs (--vcpus is 2)"), std::string::npos);
+  EXPECT_NE(setup.error().message().find("3 threads need at least 3 vCPUs (the guest has 2)"), std::string::npos);
 }
 
 TEST(LitmusSession, NamesTheFileThatCannotBeRead) {
-  auto setup = prepare_litmus("/nonexistent/x.litmus", 10, MemoryModel::kTso, 2);
+  const std::vector<std::uint32_t> two_vcpus = {0, 0};
+
+  auto setup = prepare_litmus("/nonexistent/x.litmus", 10, MemoryModel::kTso, two_vcpus);
 
   ASSERT_FALSE(setup.has_value());
   EXPECT_NE(setup.error().message().find("cannot open litmus file '/nonexistent/x.litmus'"), std::string::npos);
