@@ -69,7 +69,8 @@ Status enter_long_mode(VcpuFd& vcpu, const firmware::BootPlan& plan) {
 Status enter_park_loop(VcpuFd& vcpu, const VcpuBootConfig& config, const firmware::BootPlan& plan) {
   auto sregs = vcpu.get_sregs();
   if (!sregs) return std::unexpected(sregs.error());
-  const kvm_sregs park = long_mode_sregs(*sregs, firmware::ApWakeupLayout::kGdt, firmware::ApWakeupLayout::kPml4);
+  const std::uint64_t cr3 = config.ap_park_cr3 != 0 ? config.ap_park_cr3 : firmware::ApWakeupLayout::kPml4;
+  const kvm_sregs park = long_mode_sregs(*sregs, firmware::ApWakeupLayout::kGdt, cr3);
   if (auto s = vcpu.set_sregs(park); !s) return s;
   kvm_regs regs{};
   regs.rip = plan.ap_entry_rip;

@@ -26,6 +26,9 @@ struct VcpuBootConfig {
   std::uint32_t node = 0;
   std::uint32_t node_count = 1;
   bool tsc_deadline = false;  // see CpuidPolicy
+  // The page tables an AP parks on in the ACPI wakeup firmware (an identity map of 0..4 GiB);
+  // 0: the firmware's own, in guest RAM. Nodes give their private ones (ProxyFirmware).
+  std::uint64_t ap_park_cr3 = 0;
 };
 
 // CPUID (per APIC id), FPU, then one of:

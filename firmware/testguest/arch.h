@@ -68,6 +68,17 @@ inline uint64_t read_cr2() {
   asm volatile("mov %%cr2, %0" : "=r"(value));
   return value;
 }
+// Ring 0: an empty IDT, then an exception: neither it nor the double fault can be delivered,
+// so the CPU shuts down (the VMM sees a triple fault).
+[[noreturn]] inline void triple_fault() {
+  struct [[gnu::packed]] {
+    uint16_t limit;
+    uint64_t base;
+  } empty{0, 0};
+  asm volatile("lidt %0; ud2" : : "m"(empty) : "memory");
+  __builtin_unreachable();
+}
+
 [[noreturn]] inline void halt_forever() {
   for (;;) asm volatile("cli; hlt");
 }

@@ -13,6 +13,7 @@ constexpr uint64_t kSdtHeaderSize = 36;
 constexpr uint64_t kMadtEntriesOffset = 44;
 constexpr uint8_t kMadtLocalApic = 0;
 constexpr uint8_t kMadtLocalX2Apic = 9;
+constexpr uint8_t kMadtMpWakeup = 0x10;  // ACPI 6.4 5.2.12.19: version u16, reserved u32, mailbox u64
 
 bool key_is(const char* word, const char* key, const char** value) {
   while (*key != '\0') {
@@ -99,6 +100,8 @@ const char* parse_word(const char* word, GuestConfig* config) {
       config->ipi_fault = IpiFault::kLost;
     } else if (word_is(value, "double_ipi")) {
       config->ipi_fault = IpiFault::kDouble;
+    } else if (word_is(value, "triple_fault")) {
+      config->triple_fault = true;
     } else {
       return "unknown fault=";
     }
@@ -169,6 +172,8 @@ const char* parse_madt(uint64_t rsdp, CpuTable* cpus) {
       ok = add_cpu(cpus, load8(madt + off + 3));
     } else if (type == kMadtLocalX2Apic && size >= 16 && (load32(madt + off + 8) & 1) != 0) {
       ok = add_cpu(cpus, load32(madt + off + 4));
+    } else if (type == kMadtMpWakeup && size >= 16) {
+      cpus->wakeup_mailbox = load64(madt + off + 8);
     }
     if (!ok) return "too many CPUs in MADT";
     off += size;

@@ -20,12 +20,15 @@ struct GuestConfig {
   uint64_t litmus_blob = 0;  // litmus=0xADDR: run the litmus blob there instead of the workloads
   uint64_t ipi_rounds = 0;   // ipi=N: first, N pings and one NMI from the BSP to every other CPU
   IpiFault ipi_fault = IpiFault::kNone;
+  bool triple_fault = false;  // fault=triple_fault: the last CPU triple-faults as it starts
   uint64_t checkin_s = 10;   // checkin_s=N: how long the BSP waits for every AP to check in
 };
 
 struct CpuTable {
   uint32_t count = 0;
   uint32_t apic_ids[TG_MAX_CPUS] = {};  // MADT order: index i is "cpu i"
+  // The ACPI multiprocessor wakeup mailbox (MADT type 0x10), or 0: start APs with INIT-SIPI-SIPI.
+  uint64_t wakeup_mailbox = 0;
 };
 
 // Each returns nullptr on success or a static error string.

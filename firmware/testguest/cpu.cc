@@ -13,6 +13,7 @@ void ipi_nmi_isr();
 extern char ap_trampoline_start[];
 extern char ap_trampoline_gdtr[];
 extern char ap_trampoline_end[];
+extern char ap_wakeup_entry[];
 [[noreturn]] void enter_user(uint64_t rip, uint64_t rsp, uint64_t arg);
 }
 
@@ -192,10 +193,49 @@ void load_cpu_tables(uint32_t slot) {
   asm volatile("ltr %w0" : : "r"(static_cast<uint16_t>(tss_index * 8)) : "memory");
 }
 
-void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz) {
+namespace {
+
+// Mailbox fields (ACPI 6.4 5.2.12.19): command u16, apic_id u32, wakeup_vector u64.
+constexpr uint64_t kMailboxApicId = 4;
+constexpr uint64_t kMailboxVector = 8;
+constexpr uint16_t kMailboxWakeup = 1;
+
+// Waits until the mailbox's command is 0 again: the AP it addressed has taken the request.
+bool wait_for_mailbox(uint64_t mailbox, uint64_t deadline) {
+  while (__atomic_load_n(reinterpret_cast<volatile uint16_t*>(mailbox), __ATOMIC_ACQUIRE) != 0) {
+    if (rdtsc() > deadline) return false;
+    cpu_relax();
+  }
+  return true;
+}
+
+// One request at a time: the mailbox has room for one, and only the addressed AP clears it.
+// APs that their VMM parked in the ACPI wakeup firmware jump to ap_wakeup_entry in long mode.
+void start_aps_by_mailbox(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t deadline) {
+  const uint64_t mailbox = cpus.wakeup_mailbox;
+  for (uint32_t i = 0; i < cpus.count; ++i) {
+    if (cpus.apic_ids[i] == bsp_apic_id) continue;
+    *reinterpret_cast<volatile uint32_t*>(mailbox + kMailboxApicId) = cpus.apic_ids[i];
+    *reinterpret_cast<volatile uint64_t*>(mailbox + kMailboxVector) =
+        reinterpret_cast<uint64_t>(ap_wakeup_entry);
+    __atomic_store_n(reinterpret_cast<volatile uint16_t*>(mailbox), kMailboxWakeup, __ATOMIC_RELEASE);
+    if (!wait_for_mailbox(mailbox, deadline)) {
+      Line().str("cpu ").dec(i).str(" apic ").dec(cpus.apic_ids[i]).str(" did not take its wakeup").emit();
+      fail_and_exit("ap did not answer the wakeup mailbox", TG_EXIT_AP_MISSING);
+    }
+  }
+}
+
+}  // namespace
+
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz, uint64_t timeout_s) {
   const bool x2apic = enable_lapic();
-  install_trampoline();
   for (uint32_t slot = 1; slot < cpus.count; ++slot) build_ap_page_tables(slot);
+  if (cpus.wakeup_mailbox != 0) {
+    start_aps_by_mailbox(cpus, bsp_apic_id, rdtsc() + timeout_s * tsc_khz * 1000);
+    return;
+  }
+  install_trampoline();
   const uint32_t sipi = kIcrStartup | (TG_TRAMPOLINE_ADDR >> 12);
   for (uint32_t i = 0; i < cpus.count; ++i) {
     if (cpus.apic_ids[i] != bsp_apic_id) send_ipi(x2apic, cpus.apic_ids[i], kIcrInitAssert);

@@ -12,10 +12,14 @@ namespace heca::firmware::guest {
 void init_descriptor_tables();
 // Every CPU: loads the GDT, IDT and the TSS of kernel-stack slot `slot` (slot 0 = BSP).
 void load_cpu_tables(uint32_t slot);
-// BSP: enables its local APIC (x2APIC when offered, else xAPIC MMIO), copies the trampoline
-// below 1 MiB and sends INIT, SIPI, SIPI to every CPU in `cpus` except `bsp_apic_id`, with the
-// MP spec's 10 ms between INIT and SIPI (a remote AP's proxy needs > 1 ms to see the INIT).
-void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz);
+// BSP: enables its local APIC (x2APIC when offered, else xAPIC MMIO), builds each AP's page
+// tables and starts every CPU in `cpus` except `bsp_apic_id`:
+// - through the ACPI wakeup mailbox when the MADT has one (what heca gives a guest whose vCPUs
+//   span nodes: no INIT or SIPI then reaches a proxy vCPU), one AP at a time; an AP that does
+//   not take its request within `timeout_s` ends the run (TG_EXIT_AP_MISSING);
+// - else with INIT, SIPI, SIPI through the trampoline copied below 1 MiB, with the MP spec's
+//   10 ms between INIT and SIPI.
+void start_aps(const CpuTable& cpus, uint32_t bsp_apic_id, uint64_t tsc_khz, uint64_t timeout_s);
 // The IPI phase (ipi=N), ring 0. BSP, before the APs start: routes NMI and the phase's
 // vectors (layout.h) to their handlers in the shared IDT.
 void install_ipi_gates();

@@ -70,8 +70,22 @@ ap_protected_mode:
   mov %eax, %cr0
   ljmp $TG_SEL_CODE64, $ap_long_mode
 
-// ---- AP: long mode; the slot's kernel stack, then join C++ ----
+// ---- AP woken through the ACPI wakeup mailbox: already in long mode on the wakeup
+// firmware's GDT and identity map, interrupts off; take the next slot (kept in EBX) and that
+// slot's own page tables, then continue as the trampoline does ----
   .code64
+  .globl ap_wakeup_entry
+ap_wakeup_entry:
+  cli
+  cld
+  mov $1, %ebx
+  lock xadd %ebx, ap_next_slot(%rip)
+  imul $TG_PAGE_TABLES_SIZE, %ebx, %eax
+  add $TG_PAGE_TABLES_BASE, %eax
+  mov %rax, %cr3
+  jmp ap_long_mode
+
+// ---- AP: long mode; the slot's kernel stack, then join C++ ----
 ap_long_mode:
   mov $TG_SEL_DATA, %ax
   mov %ax, %ds

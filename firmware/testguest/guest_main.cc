@@ -146,7 +146,8 @@ extern "C" [[noreturn]] void bsp_main(uint64_t boot_params) {
   init_descriptor_tables();
   load_cpu_tables(0);
   read_boot_info(boot_params);
-  start_aps(cpus, cpus.apic_ids[bsp_index], config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz);
+  start_aps(cpus, cpus.apic_ids[bsp_index], config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz,
+            config.checkin_s);
   run_in_ring3(user_entry, bsp_index, bsp_index);
 }
 
@@ -158,6 +159,7 @@ extern "C" [[noreturn]] void ap_main(uint32_t slot) {
     Line().str("apic ").dec(apic_id).str(" is not in the MADT; parked").emit();
     halt_forever();
   }
+  if (config.triple_fault && index == cpus.count - 1) triple_fault();
   if (config.ipi_rounds != 0 && !prepare_ipi_phase_ap(slot, index)) {
     fail_and_exit("ipi=: APIC mode differs from the BSP's", TG_EXIT_SETUP_ERROR);
   }

@@ -14,6 +14,9 @@ namespace {
 using firmware::put_le;
 
 constexpr std::uint64_t kLargePage = 2ULL << 20;
+constexpr std::uint64_t kPageSize = 4096;
+constexpr std::uint64_t kLowIdentityGib = 4;  // ProxyLayout::kLowPd's page directories
+static_assert(ProxyLayout::kLowPd + kLowIdentityGib * kPageSize <= ProxyLayout::kSlots);
 constexpr std::uint64_t kMaxArea = 1ULL << 30;  // one page directory
 constexpr std::uint64_t kTablePresentWritable = 0x3;
 constexpr std::uint64_t kLargePageFlags = 0x83;  // present | writable | 2 MiB
@@ -115,6 +118,14 @@ void put_page_tables(std::span<std::uint8_t> area) {
   for (std::uint64_t i = 0; i < area.size() / kLargePage; ++i) {
     put_le<std::uint64_t>(area, ProxyLayout::kPd + i * 8,
                           (base + i * kLargePage) | kLargePageFlags);
+  }
+  put_le<std::uint64_t>(area, ProxyLayout::kPml4, (base + ProxyLayout::kLowPdpt) | kTablePresentWritable);
+  for (std::uint64_t gib = 0; gib < kLowIdentityGib; ++gib) {
+    const std::uint64_t pd = ProxyLayout::kLowPd + gib * kPageSize;
+    put_le<std::uint64_t>(area, ProxyLayout::kLowPdpt + gib * 8, (base + pd) | kTablePresentWritable);
+    for (std::uint64_t i = 0; i < 512; ++i) {
+      put_le<std::uint64_t>(area, pd + i * 8, ((gib << 30) + i * kLargePage) | kLargePageFlags);
+    }
   }
 }
 

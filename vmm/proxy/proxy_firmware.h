@@ -43,7 +43,13 @@ struct ProxyLayout {
   static constexpr std::uint64_t kPml4 = 0x4000;
   static constexpr std::uint64_t kPdpt = 0x5000;
   static constexpr std::uint64_t kPd = 0x6000;
-  static constexpr std::uint64_t kSlots = 0x8000;
+  // An identity map of guest-physical 0..4 GiB (2 MiB pages) under the same PML4: the owned
+  // APs of a node park on it in the ACPI wakeup firmware. A nested page walk treats the tables
+  // it reads as written, so page tables in coherent guest RAM that parked APs of several nodes
+  // walk would move between the nodes at each walk; these are private to the node.
+  static constexpr std::uint64_t kLowPdpt = 0x7000;
+  static constexpr std::uint64_t kLowPd = 0x8000;  // 4 page directories
+  static constexpr std::uint64_t kSlots = 0xC000;
   static constexpr std::uint64_t kSlotSize = 0x4000;  // GDT at +0, TSS at +kTss, stack above
   static constexpr std::uint64_t kTss = 0x80;
   static constexpr std::uint64_t kGdtBytes = 5 * 8;  // null, code, data, 16-byte TSS
@@ -66,6 +72,10 @@ class ProxyFirmware {
   [[nodiscard]] kvm_sregs park_sregs(kvm_sregs current, std::uint32_t slot) const;
   // Registers that start slot `slot` at the park entry with an empty stack.
   [[nodiscard]] kvm_regs park_regs(std::uint32_t slot) const;
+  // CR3 for this node's APs parked in the ACPI wakeup firmware (ProxyLayout::kLowPdpt).
+  [[nodiscard]] static constexpr std::uint64_t ap_park_cr3() {
+    return kProxyAreaGpa + ProxyLayout::kPml4;
+  }
   // The area's bytes (for tests).
   [[nodiscard]] std::span<const std::uint8_t> bytes() const { return area_.bytes(); }
 

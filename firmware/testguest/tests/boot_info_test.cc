@@ -13,8 +13,10 @@ namespace {
 
 // ACPI tables built for, and placed at, a host buffer's address so the guest parser can walk them.
 struct HostAcpi {
-  explicit HostAcpi(const std::vector<std::uint32_t>& apic_ids) : buffer(kAcpiMax + 16) {
+  explicit HostAcpi(const std::vector<std::uint32_t>& apic_ids, std::uint64_t mailbox = 0)
+      : buffer(kAcpiMax + 16) {
     AcpiConfig config;
+    config.mp_wakeup_mailbox_gpa = mailbox;
     for (const std::uint32_t id : apic_ids) config.cpus.push_back({id, 0});
     const auto base = reinterpret_cast<std::uint64_t>(buffer.data());
     config.base_gpa = (base + 15) & ~std::uint64_t{15};
@@ -76,6 +78,15 @@ TEST(TestGuestCmdline, RejectsAMalformedLitmusAddress) {
   EXPECT_NE(parse_cmdline("litmus=0x12g", &config), nullptr);
 }
 
+TEST(TestGuestCmdline, ReadsTheTripleFault) {
+  GuestConfig config;
+
+  const char* error = parse_cmdline("fault=triple_fault", &config);
+
+  ASSERT_EQ(error, nullptr);
+  EXPECT_TRUE(config.triple_fault);
+}
+
 TEST(TestGuestCmdline, RejectsAnUnknownFault) {
   GuestConfig config;
 
@@ -130,6 +141,26 @@ TEST(TestGuestMadt, ReadsApicIdsAbove255) {
   ASSERT_EQ(error, nullptr);
   ASSERT_EQ(cpus.count, 2U);
   EXPECT_EQ(cpus.apic_ids[1], 300U);
+}
+
+TEST(TestGuestMadt, FindsTheWakeupMailbox) {
+  const HostAcpi acpi({0, 1}, 0xD0000);
+  CpuTable cpus;
+
+  const char* error = parse_madt(acpi.rsdp, &cpus);
+
+  ASSERT_EQ(error, nullptr);
+  EXPECT_EQ(cpus.wakeup_mailbox, 0xD0000U);
+}
+
+TEST(TestGuestMadt, HasNoMailboxWithoutTheWakeupStructure) {
+  const HostAcpi acpi({0, 1});
+  CpuTable cpus;
+
+  const char* error = parse_madt(acpi.rsdp, &cpus);
+
+  ASSERT_EQ(error, nullptr);
+  EXPECT_EQ(cpus.wakeup_mailbox, 0U);
 }
 
 TEST(TestGuestMadt, RejectsAMissingRsdp) {
