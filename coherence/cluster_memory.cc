@@ -173,7 +173,7 @@ const HomeMap& ClusterMemory::homes() const {
   return parts_->homes;
 }
 
-Status ClusterMemory::run_barrier(bool final) {
+Status ClusterMemory::run_barrier(bool final, std::chrono::milliseconds timeout) {
   if (!parts_->thread.joinable()) return make_error("this node has left the cluster");
   // Shared: a failed barrier returns while the loop may still hold the callback.
   auto reached = std::make_shared<std::promise<void>>();
@@ -182,14 +182,19 @@ Status ClusterMemory::run_barrier(bool final) {
   parts_->loop->post([this, epoch, final, reached] {
     parts_->node->arrive(epoch, final, [reached] { reached->set_value(); });
   });
+  const auto start = std::chrono::steady_clock::now();
   while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
     if (parts_->failed) return make_error("the cluster failed during a barrier");
+    if (timeout != kNoTimeout && std::chrono::steady_clock::now() - start > timeout) {
+      return make_error(fmt::format("not every node reached the {} barrier within {} ms",
+                                    final ? "final" : "next", timeout.count()));
+    }
   }
   return {};
 }
 
 Status ClusterMemory::barrier() {
-  return run_barrier(false);
+  return run_barrier(false, kNoTimeout);
 }
 
 // Messages still held back by the fault injector would be dropped with it, among them this
@@ -207,8 +212,8 @@ void ClusterMemory::drain_injector() {
   }
 }
 
-Status ClusterMemory::leave() {
-  if (auto status = run_barrier(true); !status) return status;
+Status ClusterMemory::leave(std::chrono::milliseconds timeout) {
+  if (auto status = run_barrier(true, timeout); !status) return status;
   drain_injector();
   stop_loop();
   return {};

@@ -57,15 +57,17 @@ class ClusterMemory {
   // Waits until every node has called barrier() as often as this one (call it from one thread
   // only, after this node's threads are done with the accesses of the phase).
   [[nodiscard]] Status barrier();
-  // A final barrier, then stops serving: afterwards no node needs this one's pages.
-  [[nodiscard]] Status leave();
+  // A final barrier, then stops serving: afterwards no node needs this one's pages. Errors: a
+  // node did not arrive within `timeout` (this node then keeps serving until it is destroyed).
+  [[nodiscard]] Status leave(std::chrono::milliseconds timeout = kNoTimeout);
+  static constexpr std::chrono::milliseconds kNoTimeout = std::chrono::milliseconds::max();
   [[nodiscard]] NodeStats stats();
 
   struct Parts;  // region, uffd, loop, node, transports, thread (in destruction order)
 
  private:
   explicit ClusterMemory(std::unique_ptr<Parts> parts);
-  [[nodiscard]] Status run_barrier(bool final);
+  [[nodiscard]] Status run_barrier(bool final, std::chrono::milliseconds timeout);
   void drain_injector();
   void stop_loop();
   static void run_loop(Parts& parts);

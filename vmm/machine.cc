@@ -285,7 +285,7 @@ void Machine::on_guest_event(std::uint32_t event) const {
 }
 
 void Machine::on_vcpu_fatal(std::uint32_t index, const std::string& why) {
-  latch_.finish({kExitVmFailure, fmt::format("vCPU {}: {}", index, why)});
+  latch_.finish({kExitGuestCrashed, fmt::format("guest crashed: vCPU {}: {}", index, why)});
   stop_all();
 }
 

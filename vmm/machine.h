@@ -21,8 +21,12 @@
 
 namespace heca::vmm {
 
+// heca's own exit codes (README "Exit codes"); other values are the guest's debug-exit code.
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitVmFailure = 1;
+// A vCPU of the guest stopped for good on some node: a triple fault (shutdown), a KVM internal
+// error or a failed entry. Every node of the guest stops with it.
+inline constexpr int kExitGuestCrashed = 123;
 // The guest asked for a reset (port 0xCF9 or the i8042's 0xFE); heca does not restart guests.
 inline constexpr int kExitGuestReset = 125;
 

@@ -56,7 +56,11 @@ void Vcpu::start() {
   install_kick_signal_handler();
   const std::lock_guard lock(mu_);
   HECA_CHECK(!thread_.joinable());
-  thread_ = std::thread([this] { thread_main(); });
+  exited_.store(false);
+  thread_ = std::thread([this] {
+    thread_main();
+    exited_.store(true);
+  });
 }
 
 void Vcpu::pause() {

@@ -45,6 +45,9 @@ class Vcpu {
   void resume();
   void stop();
   void join();
+  // Whether no thread runs this vCPU (not started, or returned: join() then does not block). A
+  // thread blocked in the host kernel on a guest page that no node serves any more never returns.
+  [[nodiscard]] bool has_exited() const { return exited_.load(); }
   // Makes a halted vCPU runnable again (KVM_MP_STATE_RUNNABLE, set on its own thread after a
   // kick), so it goes on after its HLT; a running vCPU only takes one extra exit. Any thread.
   void rouse();
@@ -71,6 +74,7 @@ class Vcpu {
   const FatalHandler on_fatal_;
   std::atomic<VcpuState> state_{VcpuState::kRunning};
   std::atomic<bool> rouse_requested_{false};
+  std::atomic<bool> exited_{true};  // no thread running (not started, or returned)
   std::array<std::atomic<std::uint64_t>, kExitKindCount> counts_{};
   std::mutex mu_;
   std::condition_variable resumed_;

@@ -50,6 +50,9 @@ class ChildProcess {
   [[nodiscard]] Fd& stdout_pipe() { return out_; }
   [[nodiscard]] Fd& stderr_pipe() { return err_; }
   [[nodiscard]] bool reaped() const { return !pidfd_.valid(); }
+  // Stops tracking a child that SIGKILL did not end (a thread stuck in the kernel): it is then
+  // treated as reaped, and init reaps it once it ends.
+  void abandon() { pidfd_.reset(); }
 
   // Sends `signo` to the child's whole process group (its own descendants included).
   void signal_group(int signo) const;

@@ -53,6 +53,11 @@ LineSink default_sink(bool prefix) {
 
 enum class Phase { kRunning, kDraining, kTerminating, kKilling };
 
+template <typename T>
+bool contains(const std::vector<T>& items, const T& item) {
+  return std::ranges::find(items, item) != items.end();
+}
+
 struct OutputPipe {
   OutputStream kind;
   std::string pending;  // bytes after the last '\n'
@@ -94,6 +99,8 @@ struct NodeSupervisor::State {
   void begin_terminate();
   void escalate();
   void on_exit(RunningNode& node, ExitStatus status);
+  void abandon_unreaped();
+  [[nodiscard]] bool is_guest_stop(const ExitStatus& status) const;
   void on_wake();
   [[nodiscard]] bool all_reaped() const;
   [[nodiscard]] int poll_timeout_ms() const;
@@ -183,7 +190,29 @@ void NodeSupervisor::State::escalate() {
     spdlog::warn("nodes still running {} ms after SIGTERM; sending SIGKILL", options.grace.count());
     signal_all(SIGKILL);
     phase = Phase::kKilling;
+    deadline = Clock::now() + options.grace;
+  } else if (phase == Phase::kKilling) {
+    abandon_unreaped();
   }
+}
+
+// A process that SIGKILL does not end has a thread inside the host kernel; waiting for it
+// would hang heca run with it. It is named and left to end (and be reaped) on its own.
+void NodeSupervisor::State::abandon_unreaped() {
+  for (auto& node : nodes) {
+    if (node.child.reaped()) continue;
+    spdlog::error("{} (pid {}) is still running {} ms after SIGKILL: a thread of it is stuck in "
+                  "the host kernel; not waiting for it",
+                  node_name(node.spec.node_id, node.spec.address), node.child.pid(),
+                  options.grace.count());
+    outcome.abandoned.push_back(node.spec.node_id);
+    node.child.abandon();
+  }
+  if (!exit_code) exit_code = kNodeLostExitCode;
+}
+
+bool NodeSupervisor::State::is_guest_stop(const ExitStatus& status) const {
+  return !status.signaled && contains(options.guest_stop_codes, status.value);
 }
 
 void NodeSupervisor::State::on_exit(RunningNode& node, ExitStatus status) {
@@ -191,7 +220,7 @@ void NodeSupervisor::State::on_exit(RunningNode& node, ExitStatus status) {
   if (phase != Phase::kRunning) return;
   const std::string name = node_name(node.spec.node_id, node.spec.address);
   const bool is_result = node.spec.node_id == options.result_node;
-  if (is_result && !status.signaled) {
+  if ((is_result && !status.signaled) || is_guest_stop(status)) {
     // The guest has finished; the other nodes are expected to follow on their own.
     if (status.value != 0) spdlog::error("{} {}", name, status.describe());
     exit_code = status.value;
@@ -225,7 +254,7 @@ bool NodeSupervisor::State::all_reaped() const {
 }
 
 int NodeSupervisor::State::poll_timeout_ms() const {
-  if (phase == Phase::kRunning || phase == Phase::kKilling) return -1;
+  if (phase == Phase::kRunning) return -1;
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return static_cast<int>(std::max<std::int64_t>(0, left.count()));
 }

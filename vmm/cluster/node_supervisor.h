@@ -36,6 +36,9 @@ struct SupervisorOptions {
   std::chrono::milliseconds grace{3000};
   bool handle_signals = true;     // SIGINT/SIGTERM to this process stop the cluster
   LineSink sink;                  // empty: write to this process's stdout/stderr
+  // Exit codes with which any node says that the guest stopped on every node (a crash or a
+  // timeout there): such an exit is the cluster's result, not a lost node.
+  std::vector<int> guest_stop_codes;
 };
 
 struct NodeExit {
@@ -50,6 +53,9 @@ struct ClusterOutcome {
   int exit_code = 0;
   std::string lost;              // "node N (address) lost: ...", or empty
   std::vector<NodeExit> exits;   // in order of ending
+  // Nodes still running `grace` after SIGKILL (a thread that the host kernel does not let go);
+  // wait() returns without them.
+  std::vector<std::uint32_t> abandoned;
 };
 
 // wait() must be called from the thread that called start(): the children are tied to it
@@ -64,8 +70,8 @@ class NodeSupervisor {
   // Kills (SIGKILL) and reaps every node still running.
   ~NodeSupervisor();
 
-  // Blocks until every node has ended. Returns within 2 x grace (plus scheduling) of the
-  // decision to stop.
+  // Blocks until every node has ended, or was abandoned after SIGKILL. Returns within
+  // 3 x grace (plus scheduling) of the decision to stop.
   [[nodiscard]] ClusterOutcome wait();
   // Stops the cluster as SIGTERM to this process would.
   void request_stop();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -24,6 +25,11 @@
 
 namespace heca::vmm::node {
 namespace {
+
+// How long a node waits at the final barrier for the others once the guest ended normally, and
+// once it was stopped (a crash, a timeout, a lost link).
+constexpr std::chrono::milliseconds kLeaveTimeout{60'000};
+constexpr std::chrono::milliseconds kStoppedLeaveTimeout{10'000};
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "heca: error: %s\n", message.c_str());
@@ -86,9 +92,20 @@ Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
     std::vector<firmware::GuestWrite>& extra_writes) {
   if (args.litmus.empty()) return std::nullopt;
   if (d.kind != cluster::GuestKind::kTest) return make_error("--litmus needs guest.kind = \"test\"");
+  std::vector<std::uint32_t> node_of_vcpu(d.vcpu_count());
+  for (std::uint32_t i = 0; i < node_of_vcpu.size(); ++i) node_of_vcpu[i] = d.node_of_vcpu(i);
   auto setup = firmware::litmus::prepare_litmus_named(args.litmus, args.iterations,
-                                                      args.litmus_model, d.vcpu_count());
+                                                      args.litmus_model, node_of_vcpu);
   if (!setup) return std::unexpected(setup.error());
+  // Once per cluster: the I/O node judges the run, so it also says where the threads ran.
+  if (d.io_node() == args.id) {
+    std::fprintf(stderr, "heca: litmus %s: %s\n", setup->test.name.c_str(),
+                 setup->placement.describe().c_str());
+    if (!setup->placement_warning.empty()) {
+      std::fprintf(stderr, "heca: warning: litmus %s: %s\n", setup->test.name.c_str(),
+                   setup->placement_warning.c_str());
+    }
+  }
   d.cmdline += setup->cmdline_key;
   extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
   return setup;
@@ -132,11 +149,21 @@ int run_node(const ClusterArgs& args) {
   if (args.stats) {
     for (const auto& line : (*vm)->stats_lines()) std::fprintf(stderr, "heca: %s\n", line.c_str());
   }
-  if (auto s = (*vm)->leave(); !s) {
+  int code = outcome.exit_code;
+  // A guest that ended normally may still have pages another node reads (the litmus verdict);
+  // one that was stopped needs none, and a wedged node must not hold the others back long.
+  const auto timeout = outcome.message.empty() ? kLeaveTimeout : kStoppedLeaveTimeout;
+  if (auto s = (*vm)->leave(timeout); !s) {
     std::fprintf(stderr, "heca: leaving the cluster: %s\n", s.error().message().c_str());
-    return outcome.exit_code != 0 ? outcome.exit_code : kExitVmFailure;
+    if (code == 0) code = kExitVmFailure;
   }
-  return outcome.exit_code;
+  if ((*vm)->threads_stuck()) {
+    // A vCPU thread still waits in the host kernel for a page no node will serve: only the
+    // process's exit takes it out, and NodeVm's destructor would wait for it forever.
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
 }
 
 int run_cluster(const ClusterArgs& args) {
@@ -170,7 +197,7 @@ int run_cluster(const ClusterArgs& args) {
                                         .config_path = *path,
                                         .extra_args = extra,
                                         .namespaces = names}),
-      {.result_node = d->io_node()});
+      {.result_node = d->io_node(), .guest_stop_codes = {kExitGuestCrashed, kExitTimeout}});
   if (!supervisor) {
     ::unlink(path->c_str());
     return fail(supervisor.error().message());

@@ -98,6 +98,17 @@ void NodeLinks::broadcast_guest_exit(std::uint32_t exit_code) {
   if (server_) server_->broadcast_guest_exit(exit_code);
 }
 
+void NodeLinks::broadcast_guest_stop(std::uint32_t exit_code) {
+  loop_.post([this, exit_code] {
+    const coherence::wire::Header header{
+        .type = kGuestStopType, .sender = config_.self, .page = exit_code};
+    for (const auto& peer : config_.peers) {
+      // A peer already gone needs no telling; its loss is reported on its own.
+      if (peer.id != config_.self) (void)tcp_->send(peer.id, header, {});
+    }
+  });
+}
+
 bool NodeLinks::forward_read(io::AddressSpace space, std::uint64_t addr,
                              std::span<std::uint8_t> data) {
   if (!forwarder_) return false;
@@ -180,6 +191,14 @@ void NodeLinks::on_message(NodeId from, const coherence::wire::Header& header,
       reply_local_tsc_ = now;
     }
     probe_cv_.notify_all();
+    return;
+  }
+  on_link_message(from, header);
+}
+
+void NodeLinks::on_link_message(NodeId from, const coherence::wire::Header& header) {
+  if (header.type == kGuestStopType && header.page <= 0xFF) {
+    if (config_.on_guest_stop) config_.on_guest_stop(from, static_cast<std::uint32_t>(header.page));
     return;
   }
   if (header.type != kForwardedInterruptType || header.flags >= kIpiKindCount ||

@@ -34,6 +34,9 @@ enum class IpiKind : std::uint8_t { kFixed = 0, kNmi = 1, kInit = 2, kSipi = 3 }
 // echoes it and carries the replier's TSC, read on receipt, in page.
 inline constexpr std::uint8_t kTscProbeType = 0x51;
 inline constexpr std::uint8_t kTscReplyType = 0x52;
+// The guest stopped on the sender (a vCPU crashed, or its timeout ran out): header-only, page =
+// the exit code (0..255). Every receiver stops the guest too, so no node waits on a dead one.
+inline constexpr std::uint8_t kGuestStopType = 0x53;
 
 // This host's TSC against another node's host TSC: theirs ~= ours + offset, to within
 // +-uncertainty (half the round trip of the best probe).
@@ -55,6 +58,8 @@ struct NodeLinksConfig {
   std::function<void(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector)> on_ipi;
   // A link broke while the guest runs (loop thread).
   std::function<void(const std::string& why)> on_link_failed;
+  // Node `from` stopped the guest with `exit_code` (loop thread).
+  std::function<void(NodeId from, std::uint32_t exit_code)> on_guest_stop;
 };
 
 struct NodeLinksStats {
@@ -75,6 +80,8 @@ class NodeLinks final : public coherence::TransportHandler {
 
   void send_ipi(NodeId to, IpiKind kind, std::uint32_t apic_id, std::uint8_t vector);
   void broadcast_guest_exit(std::uint32_t exit_code);  // I/O node
+  // Any node: the guest stopped here with `exit_code` (0..255); tells every other node.
+  void broadcast_guest_stop(std::uint32_t exit_code);
   // Compute nodes: one unclaimed access, completed by the I/O node; false if it failed.
   [[nodiscard]] bool forward_read(io::AddressSpace space, std::uint64_t addr,
                                   std::span<std::uint8_t> data);
@@ -115,6 +122,8 @@ class NodeLinks final : public coherence::TransportHandler {
   std::uint64_t probe_sequence_ = 0;        // GUARDED_BY(probe_mu_)
   std::optional<std::uint64_t> reply_tsc_;  // their TSC; GUARDED_BY(probe_mu_)
   std::uint64_t reply_local_tsc_ = 0;       // ours when the reply arrived; GUARDED_BY(probe_mu_)
+
+  void on_link_message(NodeId from, const coherence::wire::Header& header);
 };
 
 [[nodiscard]] const char* ipi_kind_name(IpiKind kind);

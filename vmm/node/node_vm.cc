@@ -1,11 +1,13 @@
 #include "vmm/node/node_vm.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "kernel/base/log.h"
 #include "vmm/guest_memory.h"
@@ -44,6 +46,15 @@ bool vcpus_span_nodes(const cluster::GuestDescription& d) {
                        [](const auto& node) { return !node.vcpus.empty(); }) > 1;
 }
 
+// Guests whose vCPUs span nodes start their APs through the ACPI wakeup mailbox, test guest
+// included: an INIT-SIPI-SIPI sent to another node's AP lands in its proxy here, and a SIPI
+// that reaches the proxy inside KVM_RUN before its kick starts the guest's trampoline on this
+// node (measured on the virtual cluster: proxy 3 of node 0 ran the test guest's trampoline,
+// took an AP slot, and the real AP of that slot, finding no page tables, triple-faulted).
+firmware::ApStartup ap_startup(bool vcpus_span_nodes) {
+  return vcpus_span_nodes ? firmware::ApStartup::kWakeupMailbox : firmware::ApStartup::kByImage;
+}
+
 }  // namespace
 
 std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description) {
@@ -59,7 +70,8 @@ std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& descrip
 NodeVm::NodeVm(NodeVmConfig config) : config_(std::move(config)) {}
 
 NodeVm::~NodeVm() {
-  stop_vcpus();
+  // A thread that did not stop in run() is left to the process's exit (run_node).
+  if (!threads_stuck_) (void)stop_vcpus(kStopGrace);
   if (links_) links_->shut_down();
 }
 
@@ -178,7 +190,11 @@ Status NodeVm::connect_links() {
        // first looked to the supervisor like a lost node.
        .on_guest_exit = [this](std::uint32_t /*code*/) { finish({0, {}}); },
        .on_ipi = [this](IpiKind kind, std::uint32_t apic, std::uint8_t v) { on_ipi(kind, apic, v); },
-       .on_link_failed = [this](const std::string& why) { finish({kExitVmFailure, why}); }});
+       .on_link_failed = [this](const std::string& why) { finish({kExitVmFailure, why}); },
+       .on_guest_stop =
+           [this](NodeId from, std::uint32_t code) {
+             finish({static_cast<int>(code), fmt::format("stopped: the guest stopped on node {}", from)});
+           }});
   if (!links) return std::unexpected(links.error());
   links_ = std::move(*links);
   if (!io_node) {
@@ -215,7 +231,8 @@ Status NodeVm::create_vcpus() {
                                .cmdline = cmdline,
                                .image = config_.image,
                                .extra_writes = config_.extra_writes,
-                               .numa = numa_nodes_of(d)});
+                               .numa = numa_nodes_of(d),
+                               .ap_startup = ap_startup(span)});
   if (!plan) return std::unexpected(plan.error());
   plan_.emplace(std::move(*plan));
   if (plan_->ap_entry_rip != 0) {
@@ -233,13 +250,15 @@ Status NodeVm::create_vcpus() {
                               .vcpus_span_nodes = span,
                               .node = d.node_of_vcpu(i),
                               .node_count = static_cast<std::uint32_t>(d.nodes.size()),
-                              .tsc_deadline = tsc_deadline};
+                              .tsc_deadline = tsc_deadline,
+                              .ap_park_cr3 = proxy::ProxyFirmware::ap_park_cr3()};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
     align_tsc(fds[i], i);
     if (owned) {
       vcpus_.push_back(std::make_unique<Vcpu>(
           i, std::move(fds[i]), ops_, [this](std::uint32_t index, const std::string& why) {
-            finish({kExitVmFailure, fmt::format("vCPU {}: {}", index, why)});
+            stop_guest({kExitGuestCrashed,
+                        fmt::format("guest crashed on node {}: vCPU {}: {}", config_.id, index, why)});
           }));
       if (park_waker_ && i != 0) park_waker_->watch(i, *vcpus_.back());
       continue;
@@ -328,11 +347,38 @@ void NodeVm::finish(VmOutcome outcome) {
   latch_.finish(std::move(outcome));
 }
 
-void NodeVm::stop_vcpus() {
+// The guest ends here for a reason the other nodes cannot see (a vCPU of this node crashed,
+// this node's timeout ran out): they stop too, instead of waiting on this node's vCPUs.
+void NodeVm::stop_guest(VmOutcome outcome) {
+  const auto code = static_cast<std::uint32_t>(outcome.exit_code);
+  if (latch_.finish(std::move(outcome))) links_->broadcast_guest_stop(code);
+}
+
+Status NodeVm::stop_vcpus(std::chrono::milliseconds grace) {
   for (auto& vcpu : vcpus_) vcpu->stop();
   for (auto& proxy : proxies_) proxy->stop();
-  for (auto& vcpu : vcpus_) vcpu->join();
-  for (auto& proxy : proxies_) proxy->join();
+  const auto all_exited = [this] {
+    return std::ranges::all_of(vcpus_, [](const auto& v) { return v->has_exited(); }) &&
+           std::ranges::all_of(proxies_, [](const auto& p) { return p->has_exited(); });
+  };
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!all_exited() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<std::string> stuck;
+  for (auto& vcpu : vcpus_) {
+    if (vcpu->has_exited()) vcpu->join();
+    else stuck.push_back(fmt::format("vCPU {}", vcpu->index()));
+  }
+  for (auto& proxy : proxies_) {
+    if (proxy->has_exited()) proxy->join();
+    else stuck.push_back(fmt::format("proxy {}", proxy->apic_id()));
+  }
+  if (stuck.empty()) return {};
+  threads_stuck_ = true;
+  return make_error(fmt::format("{} still inside KVM_RUN {} ms after the stop (blocked in the "
+                                "host kernel on a guest page)",
+                                fmt::join(stuck, ", "), grace.count()));
 }
 
 VmOutcome NodeVm::run() {
@@ -345,20 +391,20 @@ VmOutcome NodeVm::run() {
   if (park_waker_) park_waker_->start();
   if (config_.timeout.count() > 0) {
     if (!latch_.wait_for(config_.timeout)) {
-      latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
-                                               config_.timeout.count())});
+      stop_guest({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
+                                            config_.timeout.count())});
     }
   } else {
     latch_.wait();
   }
   links_->request_stop("the guest stopped");
   if (park_waker_) park_waker_->stop();
-  stop_vcpus();
+  if (auto s = stop_vcpus(kStopGrace); !s) spdlog::error("node {}: {}", config_.id, s.error().message());
   return *latch_.outcome();
 }
 
-Status NodeVm::leave() {
-  auto s = memory_->leave();
+Status NodeVm::leave(std::chrono::milliseconds timeout) {
+  auto s = memory_->leave(timeout);
   links_->shut_down();
   return s;
 }

@@ -25,6 +25,8 @@
 
 namespace heca::vmm::node {
 
+// How long run() waits for the vCPU and proxy threads to leave KVM_RUN once the guest stopped.
+inline constexpr std::chrono::milliseconds kStopGrace{5000};
 // Ports beside the coherence mesh (base_port + id): the node links use base_port + 100 + id.
 inline constexpr std::uint16_t kLinkPortOffset = 100;
 // The node whose host TSC every guest TSC follows (see NodeVm::measure_tsc).
@@ -59,8 +61,12 @@ class NodeVm {
   // barrier, then the vCPUs run until the guest exits; then every node leaves the cluster.
   [[nodiscard]] VmOutcome run();
   // The final barrier: afterwards no node needs this one's pages; then the links close.
-  [[nodiscard]] Status leave();
+  // Errors: a node did not arrive within `timeout`.
+  [[nodiscard]] Status leave(std::chrono::milliseconds timeout);
   [[nodiscard]] std::vector<std::string> stats_lines();
+  // A vCPU or proxy thread is still blocked in the host kernel after run(): only the process's
+  // exit ends it (the caller must not destroy this NodeVm, whose destructor would wait for it).
+  [[nodiscard]] bool threads_stuck() const { return threads_stuck_; }
   // Guest RAM as this node sees it (faults pages in through the protocol); before run() ends.
   [[nodiscard]] Result<std::span<const std::uint8_t>> read_guest(std::uint64_t gpa,
                                                                  std::uint64_t length) const;
@@ -77,7 +83,8 @@ class NodeVm {
   void on_proxy_event(const proxy::ProxyEvent& event);
   void on_ipi(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector);
   void finish(VmOutcome outcome);
-  void stop_vcpus();
+  void stop_guest(VmOutcome outcome);
+  [[nodiscard]] Status stop_vcpus(std::chrono::milliseconds grace);
   [[nodiscard]] bool is_boot_node() const;
   [[nodiscard]] Status measure_tsc();
   void align_tsc(VcpuFd& fd, std::uint32_t index);
@@ -96,6 +103,7 @@ class NodeVm {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;                // owned here
   std::shared_ptr<ApParkWaker> park_waker_;                 // with the wakeup mailbox only
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
+  bool threads_stuck_ = false;  // a vCPU or proxy thread did not leave KVM_RUN when stopped
   bool tsc_aligned_ = true;
   TscOffset tsc_;               // this host's TSC against the reference node's
   std::int64_t tsc_offset_ = 0;  // what every vCPU of this node gets

@@ -63,7 +63,11 @@ void ProxyVcpu::start() {
   install_kick_signal_handler();
   const std::lock_guard lock(mu_);
   HECA_CHECK(!thread_.joinable());
-  thread_ = std::thread([this] { thread_main(); });
+  exited_.store(false);
+  thread_ = std::thread([this] {
+    thread_main();
+    exited_.store(true);
+  });
   if (config_.kick_period.count() > 0) {
     kicker_ = std::thread([this, target = thread_.native_handle()] { kicker_main(target); });
   }

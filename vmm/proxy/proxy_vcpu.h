@@ -72,6 +72,8 @@ class ProxyVcpu {
   void start();
   void stop();
   void join();
+  // Whether the proxy's thread has returned (see Vcpu::has_exited).
+  [[nodiscard]] bool has_exited() const { return exited_.load(); }
   [[nodiscard]] std::uint32_t apic_id() const { return config_.apic_id; }
   [[nodiscard]] ProxyStats stats() const;
 
@@ -103,6 +105,7 @@ class ProxyVcpu {
   std::mutex mu_;
   std::condition_variable stop_cv_;
   std::thread thread_;  // GUARDED_BY(mu_) for start/join
+  std::atomic<bool> exited_{true};  // no thread running (not started, or returned)
   std::thread kicker_;  // GUARDED_BY(mu_)
 };
 
