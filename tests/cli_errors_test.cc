@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "tests/support/subprocess.h"
 
@@ -32,10 +33,6 @@ void expect_usage_error(const ProcessResult& result, const std::string& mentions
   EXPECT_TRUE(lines[0].starts_with("heca: error: ")) << lines[0];
   EXPECT_NE(lines[0].find(mentions), std::string::npos)
       << "'" << lines[0] << "' does not mention '" << mentions << "'";
-}
-
-bool kvm_available() {
-  return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid();
 }
 
 // A temporary directory holding generated bzImage files; removed at the end of the test.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "firmware/litmus/parser.h"
 #include "kernel/base/fd.h"
 #include "tests/support/subprocess.h"
@@ -18,8 +19,6 @@ namespace heca::testing {
 namespace {
 
 constexpr std::chrono::seconds kHostTimeout{120};
-
-bool kvm_available() { return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid(); }
 
 // With more spinning vCPUs than this machine's 2 cores, a barrier waits for the host
 // scheduler, so 3- and 4-thread tests get far fewer iterations.

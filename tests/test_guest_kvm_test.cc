@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "tests/support/subprocess.h"
 
@@ -15,10 +16,6 @@ namespace {
 
 constexpr std::chrono::seconds kHostTimeout{180};  // above heca's own --timeout 120
 constexpr int kIters = 50000;
-
-bool kvm_available() {
-  return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid();
-}
 
 ProcessResult run_test_guest(int vcpus, const std::string& cmdline) {
   auto result = run_process(HECA_BINARY,

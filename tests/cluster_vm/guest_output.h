@@ -10,12 +10,11 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "tests/support/subprocess.h"
 
 namespace heca::testing {
-
-inline bool kvm_available() { return Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)).valid(); }
 
 // Three nodes, five vCPUs (2 + 2 + 1), node 0 boots and hosts the devices; written to the
 // temporary directory as NAME.toml.

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/klog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -53,8 +55,9 @@ TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
   EXPECT_EQ(count_containing(result->out, "checked in"), 5u) << result->out;
   // Per-node stats: the BSP's node forwarded INIT and SIPI to the three remote APs.
   EXPECT_EQ(count_containing(result->err, "heca: fault latency: "), 3u) << result->err;
+  // The APs of other nodes start through the ACPI wakeup mailbox: no INIT or SIPI crosses nodes.
   EXPECT_EQ(count_containing(result->err, "[node 0] heca: ipis forwarded: fixed=0/0 nmi=0/0 "
-                                          "init=3/0 sipi=3/0"),
+                                          "init=0/0 sipi=0/0"),
             1u)
       << result->err;
   // One host: node 0's TSC is this host's, so no node applies an offset.
@@ -90,6 +93,74 @@ TEST_F(MultiNodeGuest, LitmusSuiteAcrossNodesShowsNoForbiddenOutcome) {
     EXPECT_EQ(count_containing(result->out, "every observed outcome is allowed"), 1u)
         << test << "\n" << result->out;
   }
+}
+
+// One vCPU on each of `nodes` nodes, node 0 with the I/O role.
+std::string write_one_vcpu_per_node(const std::string& name, int base_port, int nodes) {
+  const auto path = std::filesystem::temp_directory_path() / (name + ".toml");
+  std::ofstream out(path);
+  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\n[transport]\nbase_port = " << base_port
+      << "\n";
+  for (int id = 0; id < nodes; ++id) {
+    out << "[[node]]\nid = " << id << "\nroles = [\"compute\", \"memory\""
+        << (id == 0 ? ", \"io\"" : "") << "]\nvcpus = [" << id << "]\n";
+  }
+  return path.string();
+}
+
+// herdtools7's 2+2W+mfence+po-mfence (public x86 collection): a location only read (z), and the
+// write-write cycle that x86-TSO forbids. It crashed the guest when its threads ran on two nodes
+// (a proxy vCPU started by the test guest's INIT-SIPI ran the AP trampoline on the wrong node).
+std::string write_two_plus_two_w() {
+  const auto path = std::filesystem::temp_directory_path() / "2+2W+mfence+po-mfence.litmus";
+  std::ofstream(path) << "X86_64 2+2W+mfence+po-mfence\n"
+                         "{\nuint64_t z; uint64_t y; uint64_t x;\n}\n"
+                         " P0          | P1            ;\n"
+                         " movq $2,(x) | movq $2,(y)   ;\n"
+                         " mfence      | movq (z),%rax ;\n"
+                         " movq $1,(y) | mfence        ;\n"
+                         "             | movq $1,(x)   ;\n"
+                         "exists (x=2 /\\ y=2)\n";
+  return path.string();
+}
+
+TEST_F(MultiNodeGuest, PublicTwoPlusTwoWRunsWithEachThreadOnItsOwnNode) {
+  const auto config = write_one_vcpu_per_node("heca-multinode-2p2w", 7780, 4);
+
+  auto result = run_process(HECA_BINARY,
+                            {"run", config, "--litmus", write_two_plus_two_w(), "--iterations",
+                             "500", "--timeout", "300"},
+                            400s);
+
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
+  EXPECT_EQ(count_containing(result->out, "litmus 2+2W+mfence+po-mfence: thread 0 on vCPU 0 "
+                                          "(node 0), thread 1 on vCPU 1 (node 1)"),
+            1u)
+      << result->out;
+  EXPECT_EQ(count_containing(result->out, "every observed outcome is allowed by x86-TSO"), 1u)
+      << result->out << result->err;
+  EXPECT_EQ(count_containing(result->err, "triple fault"), 0u) << result->err;
+}
+
+TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
+  const auto config = write_description("heca-multinode-crash", 7790, "fault=triple_fault");
+  const auto start = std::chrono::steady_clock::now();
+
+  auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "200"}, 250s);
+  const auto took = std::chrono::steady_clock::now() - start;
+
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 123) << result->out << result->err;
+  EXPECT_EQ(count_containing(result->err, "[node 2] heca: guest crashed on node 2: vCPU 4: guest "
+                                          "shut down (triple fault)"),
+            1u)
+      << result->err;
+  EXPECT_EQ(count_containing(result->err, "heca: stopped: the guest stopped on node 2"), 2u)
+      << result->err;
+  EXPECT_EQ(count_containing(result->err, "lost"), 0u) << result->err;
+  // Without the stop broadcast the BSP waits checkin_s (10 s) for vCPU 4, then fails with 3.
+  EXPECT_LT(took, 60s) << result->err;
 }
 
 TEST(MultiNodeCli, NodeIdOutsideTheDescriptionIsAnInputError) {
@@ -156,6 +227,56 @@ TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
   const std::string err = drain(child->stderr_pipe());
   EXPECT_NE(err.find("node 2 ("), std::string::npos) << err;
   EXPECT_NE(err.find("lost"), std::string::npos) << err;
+}
+
+// The host kernel's log (root only; empty when it cannot be read).
+std::string kernel_log() {
+  const int size = ::klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);
+  if (size <= 0) return {};
+  std::string text(static_cast<std::size_t>(size), '\0');
+  const int n = ::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, text.data(), size);
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return text;
+}
+
+bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+TEST_F(MultiNodeGuest, KillingANodeMidLitmusLeavesNoProcessAndNoStuckThread) {
+  const auto config = write_one_vcpu_per_node("heca-multinode-kill-litmus", 7800, 4);
+  const auto lockups_before = count_containing(kernel_log(), "soft lockup");
+  auto child = vmm::cluster::ChildProcess::spawn(
+      {.argv = {HECA_BINARY, "run", config, "--litmus", write_two_plus_two_w(), "--iterations",
+                "1000000"},
+       .netns = {}});
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  std::string err;
+  const auto start_deadline = std::chrono::steady_clock::now() + 120s;
+  while (count_containing(err, "heca: event 1 ") == 0 && std::chrono::steady_clock::now() < start_deadline) {
+    std::this_thread::sleep_for(50ms);
+    err += drain(child->stderr_pipe());
+  }
+  ASSERT_EQ(count_containing(err, "heca: event 1 "), 1u) << err << drain(child->stdout_pipe());
+  std::vector<pid_t> nodes;
+  for (int id = 0; id < 4; ++id) nodes.push_back(find_node(child->pid(), id));
+  ASSERT_EQ(std::count(nodes.begin(), nodes.end(), -1), 0);
+  std::this_thread::sleep_for(2s);  // well inside the run: threads 0 and 1 move x, y and z
+
+  ASSERT_EQ(::kill(nodes[1], SIGKILL), 0);
+  pollfd pfd{.fd = child->pidfd().get(), .events = POLLIN, .revents = 0};
+  const int ready = ::poll(&pfd, 1, 30000);
+  const auto gone_deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::ranges::any_of(nodes, process_exists) && std::chrono::steady_clock::now() < gone_deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+
+  ASSERT_EQ(ready, 1) << "heca run did not end";
+  auto status = child->reap();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->success());
+  for (const pid_t pid : nodes) EXPECT_FALSE(process_exists(pid)) << "node process " << pid;
+  err += drain(child->stderr_pipe());
+  EXPECT_NE(err.find("node 1 ("), std::string::npos) << err;
+  EXPECT_EQ(count_containing(kernel_log(), "soft lockup"), lockups_before) << kernel_log();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "firmware/ap_wakeup.h"
 #include "firmware/le_bytes.h"
 #include "kernel/base/fd.h"
@@ -154,7 +155,7 @@ class MailboxVm {
 class ApWakeupOnKvm : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC))) GTEST_SKIP() << "/dev/kvm cannot be opened";
+    if (!heca::testing::kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
   }
 };
 

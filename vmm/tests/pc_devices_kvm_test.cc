@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "vmm/machine.h"
 
@@ -36,7 +37,7 @@ const Code kRtcRegisterD = {0xB0, 0x0D, 0xE6, 0x70, 0xE4, 0x71, 0x0F, 0xB6,
 class PcDevicesOnKvm : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC))) GTEST_SKIP() << "/dev/kvm cannot be opened";
+    if (!heca::testing::kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
   }
 
   // Runs `code` at 1 MiB on one vCPU; the guest's exit code, or -1 if the machine failed.

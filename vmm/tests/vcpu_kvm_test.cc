@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
@@ -86,7 +87,7 @@ bool eventually(Predicate done) {
 class VcpuOnKvm : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC))) GTEST_SKIP() << "/dev/kvm cannot be opened";
+    if (!heca::testing::kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
     tiny_ = make_tiny_vm(kOutThenSpin);
   }
   std::unique_ptr<TinyVm> tiny_;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/proxy/interrupt_inject.h"
@@ -21,13 +22,11 @@
 namespace heca::vmm::proxy {
 namespace {
 
+using heca::testing::kvm_available;
+
 using std::chrono::milliseconds;
 // The probes measure the 1 ms kick the README figures were taken with (not the default).
 constexpr std::chrono::microseconds kProbeKick{1000};
-
-bool kvm_available() {
-  return static_cast<bool>(Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)));
-}
 
 // A VM with RAM-less vCPU 1 parked in the proxy firmware; the probe drives it by hand.
 struct ProbeVm {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/kvm.h"
 #include "firmware/le_bytes.h"
 #include "kernel/base/fd.h"
 #include "vmm/guest_memory.h"
@@ -26,6 +27,8 @@
 
 namespace heca::vmm::proxy {
 namespace {
+
+using heca::testing::kvm_available;
 
 using testing::GuestAsm;
 
@@ -174,10 +177,6 @@ std::vector<std::uint8_t> sender_guest() {
   a.out32(kDonePort, 0);
   a.cli_hlt_loop();
   return a.code();
-}
-
-bool kvm_available() {
-  return static_cast<bool>(Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC)));
 }
 
 bool has_event(const std::vector<ProxyEvent>& events, ProxyEventKind kind, std::uint32_t apic,
