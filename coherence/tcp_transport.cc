@@ -259,8 +259,9 @@ void TcpTransport::peer_failed(TcpPeer& peer, const Error& why) {
     return;
   }
   const Error lost{why.code, peer.name() + ": " + why.what};
-  // The handler decides whether this is an error (a peer may also leave after a final barrier).
-  spdlog::warn("node {}: lost {}", self_, lost.message());
+  // The handler decides whether this is an error and says so (a peer may also leave after a
+  // final barrier: then a warning here would report a normal end as a lost node).
+  spdlog::debug("node {}: lost {}", self_, lost.message());
   // Reported from the loop, not from inside send() or a handler callback.
   loop_.post([this, alive = alive_, id = peer.id(), lost] {
     if (*alive) handler_.on_peer_lost(id, lost);

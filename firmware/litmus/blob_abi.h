@@ -28,6 +28,7 @@ struct BlobHeader {
   uint64_t iterations;
   uint32_t cpu_of_thread[kMaxThreads];  // the vCPU index (MADT order) that runs thread t
   uint64_t code_addr[kMaxThreads];      // thread t's code: a function `void()`
+  uint64_t slot_addr[kMaxThreads];      // thread t's result page (its observed registers)
   uint64_t location_addr[kMaxLocations];
   uint64_t location_init[kMaxLocations];
   uint64_t outcome_source[kMaxOutcomeWords];  // where each outcome word's final value is
@@ -36,6 +37,18 @@ struct BlobHeader {
   uint64_t completed_iterations;
   uint64_t dropped;  // outcomes not recorded because the table was full
   uint64_t done;     // kBlobDone once the run finished
+  // How the threads' starts were spread (see the test guest's litmus runner), in TSC cycles.
+  uint64_t late_starts;    // thread starts that came after their planned time
+  uint64_t final_margin;   // from the leader's start time to the earliest planned thread start
+  uint64_t final_window;   // thread starts are spread over [0, window) after that
+};
+
+// At this offset of each thread's result page, the thread leaves what the leader adapts the
+// start of the next iteration from (the registers take the page's first 128 bytes).
+inline constexpr uint64_t kSlotSyncOffset = 2048;
+struct SlotSync {
+  uint64_t late;      // cycles after its planned start that the thread got there (0: in time)
+  uint64_t duration;  // cycles its code took
 };
 
 // Open addressing (linear probing); count == 0 marks a free slot.

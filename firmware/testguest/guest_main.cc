@@ -123,7 +123,9 @@ uint64_t mib_per_s(const MbwResult& r) {
     run_ipi_phase(index, cpus, bsp_index, config);
     phase_barrier.wait(cpus.count, &sense);
   }
-  if (config.litmus_blob != 0) run_litmus(index, config.litmus_blob);
+  if (config.litmus_blob != 0) {
+    run_litmus(index, config.litmus_blob, config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz);
+  }
   run_xadd_phase(index, config);
   phase_barrier.wait(cpus.count, &sense);
   run_spinlock_phase(index, config);

@@ -12,14 +12,28 @@ namespace {
 namespace abi = heca::firmware::litmus::abi;
 
 constexpr uint32_t kNoThread = abi::kMaxThreads;
-// The barrier's release reaches the CPUs hundreds of cycles apart, far more than the window
-// in which two threads' accesses race. So each thread waits a pseudo-random 0..kDelayMask
-// loop turns before its code: over many iterations the threads then start at every small
-// offset from each other. (A shared start time read with rdtsc would be tighter, but
-// rdtsc traps on PVM and costs microseconds.)
-constexpr uint32_t kDelayMask = 1023;
 
-Barrier litmus_barrier;
+// Threads on different nodes leave a barrier a page transfer apart (milliseconds on the
+// virtual cluster), far more than the window in which their accesses race: starting each
+// thread's code right after the barrier, the first thread out would almost always finish
+// first. So the leader (thread 0) sets a start time on the TSC, which heca keeps aligned
+// across nodes, a margin ahead: long enough for the barrier's release and that time to reach
+// every thread. Each thread then waits for it plus its own random offset in [0, window), the
+// window being about as long as the threads' code took in the previous iterations (their
+// accesses' page transfers included), so the threads start at every small offset from each
+// other. The margin doubles after an iteration in which a thread got there late, and shrinks
+// slowly otherwise.
+struct StartLine {
+  Barrier barrier;
+  alignas(64) uint64_t start;   // TSC: the earliest planned thread start of this iteration
+  uint64_t window;              // cycles over which the thread starts are spread
+};
+// One page of its own: the barrier's release and the start time travel in one transfer.
+alignas(4096) StartLine start_line;
+
+constexpr uint64_t kMinMarginUs = 20;
+constexpr uint64_t kMaxMarginUs = 200'000;
+constexpr uint64_t kMaxWaitUs = 1'000'000;  // a thread never waits longer for its start
 
 abi::BlobHeader* header_at(uint64_t addr) { return reinterpret_cast<abi::BlobHeader*>(addr); }
 
@@ -40,13 +54,63 @@ uint32_t next_random(uint32_t* state) {
   return x;
 }
 
-void delay(uint32_t turns) {
-  for (uint32_t i = 0; i < turns; ++i) asm volatile("" : : : "memory");
+abi::SlotSync* sync_of(const abi::BlobHeader* h, uint32_t t) {
+  return reinterpret_cast<abi::SlotSync*>(h->slot_addr[t] + abi::kSlotSyncOffset);
 }
 
-[[noreturn]] void finish(abi::BlobHeader* h) {
+// What the leader knows between iterations.
+struct Pace {
+  uint64_t cycles_per_us = 0;
+  uint64_t margin = 0;
+  uint64_t window = 0;
+  uint64_t late_starts = 0;
+};
+
+// Leader, after an iteration: the next margin and window from what each thread left.
+void adapt(abi::BlobHeader* h, Pace* pace) {
+  bool late = false;
+  uint64_t longest = 0;
+  for (uint32_t t = 0; t < h->thread_count; ++t) {
+    const abi::SlotSync* s = sync_of(h, t);
+    if (s->late != 0) {
+      late = true;
+      ++pace->late_starts;
+    }
+    if (s->duration > longest) longest = s->duration;
+  }
+  const uint64_t min_margin = kMinMarginUs * pace->cycles_per_us;
+  const uint64_t max_margin = kMaxMarginUs * pace->cycles_per_us;
+  pace->margin = late ? pace->margin * 2 : pace->margin - pace->margin / 16;
+  if (pace->margin < min_margin) pace->margin = min_margin;
+  if (pace->margin > max_margin) pace->margin = max_margin;
+  pace->window = (pace->window * 7 + longest) / 8;
+}
+
+// Every thread: waits until `target` (at most max_wait), runs its code, and leaves in its
+// result page how late it got there (beyond `slack`) and how long the code took.
+void run_at(uint64_t target, void (*code)(), abi::SlotSync* sync, uint64_t max_wait,
+            uint64_t slack) {
+  const uint64_t arrived = rdtsc();
+  if (target > arrived + max_wait) target = arrived + max_wait;  // a clock far off: start anyway
+  uint64_t now = arrived;
+  while (now < target) {
+    cpu_relax();
+    now = rdtsc();
+  }
+  code();
+  const uint64_t end = rdtsc();
+  sync->late = arrived > target + slack ? arrived - target : 0;
+  sync->duration = end - now;
+}
+
+[[noreturn]] void finish(abi::BlobHeader* h, const Pace& pace) {
+  h->late_starts = pace.late_starts;
+  h->final_margin = pace.margin;
+  h->final_window = pace.window;
   h->done = abi::kBlobDone;
-  Line().str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped).emit();
+  Line().str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped)
+      .str(" late_starts=").dec(pace.late_starts).str(" margin_us=").dec(pace.margin / pace.cycles_per_us)
+      .str(" window_us=").dec(pace.window / pace.cycles_per_us).emit();
   exit_guest(TG_EXIT_PASS);
 }
 
@@ -57,24 +121,38 @@ const char* check_litmus_blob(uint64_t blob_addr, uint64_t boot_params, uint32_t
   return abi::check_blob(header_at(blob_addr), cpu_count);
 }
 
-void run_litmus(uint32_t cpu_index, uint64_t blob_addr) {
+void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
   abi::BlobHeader* h = header_at(blob_addr);
   const uint32_t t = thread_of(h, cpu_index);
   if (t == kNoThread) park_cpu();
+  // Read once: the leader writes the header page at every iteration.
+  const uint64_t iterations = h->iterations;
+  const uint32_t threads = h->thread_count;
   const auto code = reinterpret_cast<void (*)()>(h->code_addr[t]);
+  abi::SlotSync* sync = sync_of(h, t);
+  Pace pace{.cycles_per_us = tsc_khz / 1000 != 0 ? tsc_khz / 1000 : 1};
+  pace.margin = kMinMarginUs * pace.cycles_per_us;
+  const uint64_t max_wait = kMaxWaitUs * pace.cycles_per_us;
   uint32_t random = 0x9E3779B9U * (t + 1);
   bool sense = false;
-  for (uint64_t i = 0; i < h->iterations; ++i) {
-    if (t == 0) abi::reset_locations(h);
-    const uint32_t turns = next_random(&random) & kDelayMask;
-    litmus_barrier.wait(h->thread_count, &sense);
-    delay(turns);
-    code();
-    litmus_barrier.wait(h->thread_count, &sense);
-    if (t == 0) abi::record_outcome(h);
+  for (uint64_t i = 0; i < iterations; ++i) {
+    if (t == 0) {
+      abi::reset_locations(h);
+      start_line.window = pace.window;
+      start_line.start = rdtsc() + pace.margin;
+    }
+    start_line.barrier.wait(threads, &sense);
+    const uint64_t window = start_line.window;
+    const uint64_t offset = window != 0 ? next_random(&random) % window : 0;
+    run_at(start_line.start + offset, code, sync, max_wait, pace.cycles_per_us);
+    start_line.barrier.wait(threads, &sense);
+    if (t == 0) {
+      abi::record_outcome(h);
+      adapt(h, &pace);
+    }
   }
   if (t != 0) park_cpu();
-  finish(h);
+  finish(h, pace);
 }
 
 }  // namespace heca::firmware::guest

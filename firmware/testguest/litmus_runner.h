@@ -13,6 +13,6 @@ namespace heca::firmware::guest {
 
 // Ring 3, every CPU, after all checked in. CPUs without a thread park; the CPU of thread 0
 // marks the blob done, prints a summary line and exits the guest.
-[[noreturn]] void run_litmus(uint32_t cpu_index, uint64_t blob_addr);
+[[noreturn]] void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz);
 
 }  // namespace heca::firmware::guest

@@ -32,6 +32,8 @@ struct Received {
   std::mutex mu;
   std::vector<std::tuple<IpiKind, std::uint32_t, std::uint8_t>> ipis;
   std::atomic<std::uint32_t> exit_code{0xFFFFFFFF};
+  std::atomic<std::uint32_t> stop_from{0xFFFFFFFF};
+  std::atomic<std::uint32_t> stop_code{0xFFFFFFFF};
 };
 
 template <typename Predicate>
@@ -59,7 +61,11 @@ class NodeLinksPair : public ::testing::Test {
             std::lock_guard lock(r.mu);
             r.ipis.emplace_back(k, apic, v);
           },
-          .on_link_failed = [](const std::string&) {}};
+          .on_link_failed = [](const std::string&) {},
+          .on_guest_stop = [&r](NodeId from, std::uint32_t code) {
+            r.stop_code = code;
+            r.stop_from = from;
+          }};
     };
     auto io = std::async(std::launch::async, [&] { return NodeLinks::connect(config(0, io_seen_)); });
     auto compute = NodeLinks::connect(config(1, compute_seen_));
@@ -76,6 +82,22 @@ class NodeLinksPair : public ::testing::Test {
   std::unique_ptr<NodeLinks> io_;
   std::unique_ptr<NodeLinks> compute_;
 };
+
+TEST_F(NodeLinksPair, AGuestStopOnAComputeNodeReachesTheIoNodeWithItsCode) {
+  compute_->broadcast_guest_stop(123);
+
+  ASSERT_TRUE(eventually([&] { return io_seen_.stop_code.load() != 0xFFFFFFFF; }));
+  EXPECT_EQ(io_seen_.stop_code.load(), 123U);
+  EXPECT_EQ(io_seen_.stop_from.load(), 1U);
+}
+
+TEST_F(NodeLinksPair, AGuestStopFromTheIoNodeReachesTheComputeNode) {
+  io_->broadcast_guest_stop(124);
+
+  ASSERT_TRUE(eventually([&] { return compute_seen_.stop_code.load() != 0xFFFFFFFF; }));
+  EXPECT_EQ(compute_seen_.stop_code.load(), 124U);
+  EXPECT_EQ(compute_seen_.stop_from.load(), 0U);
+}
 
 TEST_F(NodeLinksPair, ForwardedPioReachesTheIoNodesDevice) {
   const std::uint8_t value = 0x5A;
