@@ -102,6 +102,7 @@ void fill_header(abi::BlobHeader* h, const LitmusTest& test, const BlobOptions& 
   h->histogram_capacity = abi::kHistogramCapacity;
   h->iterations = options.iterations;
   for (std::size_t t = 0; t < abi::kMaxThreads; ++t) h->cpu_of_thread[t] = options.cpu_of_thread[t];
+  h->timed_start = options.timed_start ? 1 : 0;
   for (std::size_t t = 0; t < test.threads.size(); ++t) h->slot_addr[t] = options.gpa + layout.slot(t);
   for (std::size_t i = 0; i < test.locations.size(); ++i) {
     h->location_addr[i] = options.gpa + layout.location(i);

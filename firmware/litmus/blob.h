@@ -20,6 +20,9 @@ struct BlobOptions {
   std::uint64_t iterations = 1000;
   // Which vCPU runs thread t. Placing threads on other nodes' vCPUs changes only this.
   std::array<std::uint32_t, abi::kMaxThreads> cpu_of_thread = {0, 1, 2, 3};
+  // The threads run on several nodes: they start at a shared time on the TSC rather than after
+  // a short random spin, since a page transfer then takes longer than any such spin.
+  bool timed_start = false;
 };
 
 struct Blob {

@@ -27,6 +27,8 @@ struct BlobHeader {
   uint32_t histogram_capacity;
   uint64_t iterations;
   uint32_t cpu_of_thread[kMaxThreads];  // the vCPU index (MADT order) that runs thread t
+  uint32_t timed_start;  // 1: threads on several nodes start at a shared TSC time (see the runner)
+  uint32_t reserved;
   uint64_t code_addr[kMaxThreads];      // thread t's code: a function `void()`
   uint64_t slot_addr[kMaxThreads];      // thread t's result page (its observed registers)
   uint64_t location_addr[kMaxLocations];

@@ -88,8 +88,12 @@ Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterat
   auto placement = place_threads(test->threads.size(), node_of_vcpu);
   if (!placement) return wrap_error(placement.error(), path);
   if (iterations == 0) return make_error("--iterations must be at least 1");
+  const std::set<std::uint32_t> thread_nodes(placement->node_of_thread.begin(),
+                                             placement->node_of_thread.begin() +
+                                                 static_cast<std::ptrdiff_t>(placement->threads));
   auto blob = build_blob(*test, BlobOptions{.iterations = iterations,
-                                            .cpu_of_thread = placement->cpu_of_thread});
+                                            .cpu_of_thread = placement->cpu_of_thread,
+                                            .timed_start = thread_nodes.size() > 1});
   if (!blob) return wrap_error(blob.error(), path);
   const std::set<std::uint32_t> nodes(node_of_vcpu.begin(), node_of_vcpu.end());
   LitmusSetup setup{.test = std::move(*test),

@@ -12,8 +12,12 @@ namespace {
 namespace abi = heca::firmware::litmus::abi;
 
 constexpr uint32_t kNoThread = abi::kMaxThreads;
+// Threads on one node: the barrier's release reaches the CPUs hundreds of cycles apart, more
+// than the window in which their accesses race, so each waits a random 0..kDelayMask loop
+// turns before its code and over many iterations they start at every small offset.
+constexpr uint32_t kDelayMask = 1023;
 
-// Threads on different nodes leave a barrier a page transfer apart (milliseconds on the
+// Threads on different nodes (timed_start) leave a barrier a page transfer apart (milliseconds on the
 // virtual cluster), far more than the window in which their accesses race: starting each
 // thread's code right after the barrier, the first thread out would almost always finish
 // first. So the leader (thread 0) sets a start time on the TSC, which heca keeps aligned
@@ -103,14 +107,28 @@ void run_at(uint64_t target, void (*code)(), abi::SlotSync* sync, uint64_t max_w
   sync->duration = end - now;
 }
 
-[[noreturn]] void finish(abi::BlobHeader* h, const Pace& pace) {
+void delay(uint32_t turns) {
+  for (uint32_t i = 0; i < turns; ++i) asm volatile("" : : : "memory");
+}
+
+// Threads on one node: the short random spin, then the code.
+void run_after_spin(uint32_t* random, void (*code)()) {
+  delay(next_random(random) & kDelayMask);
+  code();
+}
+
+[[noreturn]] void finish(abi::BlobHeader* h, const Pace& pace, bool timed) {
   h->late_starts = pace.late_starts;
   h->final_margin = pace.margin;
   h->final_window = pace.window;
   h->done = abi::kBlobDone;
-  Line().str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped)
-      .str(" late_starts=").dec(pace.late_starts).str(" margin_us=").dec(pace.margin / pace.cycles_per_us)
-      .str(" window_us=").dec(pace.window / pace.cycles_per_us).emit();
+  Line line;
+  line.str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped);
+  if (timed) {
+    line.str(" late_starts=").dec(pace.late_starts).str(" margin_us=").dec(pace.margin / pace.cycles_per_us)
+        .str(" window_us=").dec(pace.window / pace.cycles_per_us);
+  }
+  line.emit();
   exit_guest(TG_EXIT_PASS);
 }
 
@@ -128,6 +146,7 @@ void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
   // Read once: the leader writes the header page at every iteration.
   const uint64_t iterations = h->iterations;
   const uint32_t threads = h->thread_count;
+  const bool timed = h->timed_start != 0;
   const auto code = reinterpret_cast<void (*)()>(h->code_addr[t]);
   abi::SlotSync* sync = sync_of(h, t);
   Pace pace{.cycles_per_us = tsc_khz / 1000 != 0 ? tsc_khz / 1000 : 1};
@@ -142,17 +161,21 @@ void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
       start_line.start = rdtsc() + pace.margin;
     }
     start_line.barrier.wait(threads, &sense);
-    const uint64_t window = start_line.window;
-    const uint64_t offset = window != 0 ? next_random(&random) % window : 0;
-    run_at(start_line.start + offset, code, sync, max_wait, pace.cycles_per_us);
+    if (timed) {
+      const uint64_t window = start_line.window;
+      const uint64_t offset = window != 0 ? next_random(&random) % window : 0;
+      run_at(start_line.start + offset, code, sync, max_wait, pace.cycles_per_us);
+    } else {
+      run_after_spin(&random, code);
+    }
     start_line.barrier.wait(threads, &sense);
     if (t == 0) {
       abi::record_outcome(h);
-      adapt(h, &pace);
+      if (timed) adapt(h, &pace);
     }
   }
   if (t != 0) park_cpu();
-  finish(h, pace);
+  finish(h, pace, timed);
 }
 
 }  // namespace heca::firmware::guest

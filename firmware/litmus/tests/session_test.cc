@@ -74,6 +74,31 @@ TEST(LitmusSession, AForbiddenOutcomeFailsWhateverTheExistsClauseSays) {
   EXPECT_TRUE(has_line(*verdict, "litmus MP: FAIL: 1 iterations ended in an outcome x86-TSO forbids"));
 }
 
+abi::BlobHeader header_of(const LitmusSetup& setup) {
+  abi::BlobHeader header{};
+  std::memcpy(&header, setup.blob.bytes.data(), sizeof header);
+  return header;
+}
+
+TEST(LitmusSession, ThreadsOnSeveralNodesStartAtASharedTime) {
+  const auto setup = prepare(kMp);  // one vCPU on each of two nodes
+
+  EXPECT_EQ(header_of(setup).timed_start, 1U);
+  EXPECT_EQ(setup.placement_warning, "");
+}
+
+TEST(LitmusSession, ThreadsOnOneNodeKeepTheShortRandomSpin) {
+  const auto path = std::filesystem::temp_directory_path() / "heca-session-test-1.litmus";
+  std::ofstream(path) << kMp;
+  const std::vector<std::uint32_t> one_node = {0, 0};
+
+  auto setup = prepare_litmus(path.string(), 3, MemoryModel::kTso, one_node);
+  std::filesystem::remove(path);
+
+  ASSERT_TRUE(setup.has_value()) << setup.error().message();
+  EXPECT_EQ(header_of(*setup).timed_start, 0U);
+}
+
 TEST(LitmusSession, RefusesTestsThatNeedMoreVcpus) {
   const auto path = std::filesystem::temp_directory_path() / "heca-session-test-3.litmus";
   std::ofstream(path) << "X86 T3\n{ x=0; }\n P0 | P1 | P2 ;\n MFENCE | MFENCE | MFENCE ;\nexists (x=0)\n";
