@@ -92,6 +92,20 @@ TEST(NodeSupervisor, FailingNodeIsNamedAndTheOthersAreStopped) {
   EXPECT_EQ(exit_of(r.outcome, 2).status.describe(), "killed by signal 15 (TERM)");
 }
 
+TEST(NodeSupervisor, AGuestStopCodeFromAnyNodeIsTheResultNotALostNode) {
+  CapturedLines captured;
+  SupervisorOptions options = quick_options(captured);
+  options.guest_stop_codes = {123};
+
+  const Timed r = run({shell_node(0, "sleep 0.2; exit 123"), shell_node(1, "exit 123"),
+                       shell_node(2, "sleep 0.2; exit 0")},
+                      options);
+
+  EXPECT_EQ(r.outcome.exit_code, 123);
+  EXPECT_EQ(r.outcome.lost, "");
+  EXPECT_FALSE(exit_of(r.outcome, 0).stopped_by_supervisor);
+}
+
 TEST(NodeSupervisor, NodeKilledBySigkillIsNamed) {
   CapturedLines captured;
 
