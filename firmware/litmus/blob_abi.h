@@ -39,10 +39,6 @@ struct BlobHeader {
   uint64_t completed_iterations;
   uint64_t dropped;  // outcomes not recorded because the table was full
   uint64_t done;     // kBlobDone once the run finished
-  // How the threads' starts were spread (see the test guest's litmus runner), in TSC cycles.
-  uint64_t late_starts;    // thread starts that came after their planned time
-  uint64_t final_margin;   // from the leader's start time to the earliest planned thread start
-  uint64_t final_window;   // thread starts are spread over [0, window) after that
 };
 
 // At this offset of each thread's result page, the thread leaves what the leader adapts the

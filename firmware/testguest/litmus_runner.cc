@@ -118,9 +118,6 @@ void run_after_spin(uint32_t* random, void (*code)()) {
 }
 
 [[noreturn]] void finish(abi::BlobHeader* h, const Pace& pace, bool timed) {
-  h->late_starts = pace.late_starts;
-  h->final_margin = pace.margin;
-  h->final_window = pace.window;
   h->done = abi::kBlobDone;
   Line line;
   line.str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped);
@@ -155,8 +152,8 @@ void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
   uint32_t random = 0x9E3779B9U * (t + 1);
   bool sense = false;
   for (uint64_t i = 0; i < iterations; ++i) {
-    if (t == 0) {
-      abi::reset_locations(h);
+    if (t == 0) abi::reset_locations(h);
+    if (t == 0 && timed) {
       start_line.window = pace.window;
       start_line.start = rdtsc() + pace.margin;
     }
