@@ -1,15 +1,14 @@
 #include "vmm/cli.h"
 
 #include <fmt/format.h>
-
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -166,11 +165,14 @@ void add_run_options(CLI::App& run, RunOptions& options) {
                  "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
   run.add_flag("--stats", options.stats, "Print per-vCPU exit counters at exit");
-  run.add_option("--litmus", options.litmus,
-                 "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is seen");
-  run.add_option("--iterations", options.iterations, "Iterations of the --litmus test")->capture_default_str();
-  run.add_option("--litmus-model", options.litmus_model,
-                 "Model that decides the allowed outcomes: tso, or sc (too strict; for testing heca)")
+  run.add_option(
+      "--litmus", options.litmus,
+      "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is seen");
+  run.add_option("--iterations", options.iterations, "Iterations of the --litmus test")
+      ->capture_default_str();
+  run.add_option(
+         "--litmus-model", options.litmus_model,
+         "Model that decides the allowed outcomes: tso, or sc (too strict; for testing heca)")
       ->capture_default_str();
 }
 
@@ -209,7 +211,9 @@ int run_demo(const std::vector<std::string>& args) {
 
 }  // namespace
 
-int run_cli(int argc, char** argv) { return run_cli(argc, argv, {}); }
+int run_cli(int argc, char** argv) {
+  return run_cli(argc, argv, {});
+}
 
 int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
   const auto start = std::chrono::steady_clock::now();
@@ -218,7 +222,8 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
   CLI::App app{"heca: one x86-64 guest VM whose vCPUs may span several KVM hosts", "heca"};
   app.require_subcommand(1);
   RunOptions options;
-  CLI::App* run = app.add_subcommand("run", "Boot a guest on this host, or a cluster from GUEST.toml");
+  CLI::App* run =
+      app.add_subcommand("run", "Boot a guest on this host, or a cluster from GUEST.toml");
   add_run_options(*run, options);
   ClusterArgs cluster_args;
   run->add_option("description", cluster_args.config,

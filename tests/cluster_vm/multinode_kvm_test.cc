@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernel/base/fd.h"
@@ -36,15 +36,15 @@ class MultiNodeGuest : public ::testing::Test {
 TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
   constexpr int kIters = 2000;
   constexpr int kExpected = kIters * 5;
-  const auto config = write_description("heca-multinode-totals", 7710,
-                                        "iters=" + std::to_string(kIters));
+  const auto config =
+      write_description("heca-multinode-totals", 7710, "iters=" + std::to_string(kIters));
 
   auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "120", "--stats"}, 180s);
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
-  const std::string xadd = "[node 0] xadd total=" + std::to_string(kExpected) +
-                           " expected=" + std::to_string(kExpected);
+  const std::string xadd =
+      "[node 0] xadd total=" + std::to_string(kExpected) + " expected=" + std::to_string(kExpected);
   const std::string spin = "[node 0] spinlock total=" + std::to_string(kExpected) +
                            " expected=" + std::to_string(kExpected);
   EXPECT_EQ(count_lines(result->out, xadd), 1u) << result->out;
@@ -56,8 +56,9 @@ TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
   // Per-node stats: the BSP's node forwarded INIT and SIPI to the three remote APs.
   EXPECT_EQ(count_containing(result->err, "heca: fault latency: "), 3u) << result->err;
   // The APs of other nodes start through the ACPI wakeup mailbox: no INIT or SIPI crosses nodes.
-  EXPECT_EQ(count_containing(result->err, "[node 0] heca: ipis forwarded: fixed=0/0 nmi=0/0 "
-                                          "init=0/0 sipi=0/0"),
+  EXPECT_EQ(count_containing(result->err,
+                             "[node 0] heca: ipis forwarded: fixed=0/0 nmi=0/0 "
+                             "init=0/0 sipi=0/0"),
             1u)
       << result->err;
   // One host: node 0's TSC is this host's, so no node applies an offset.
@@ -86,12 +87,14 @@ TEST_F(MultiNodeGuest, LitmusSuiteAcrossNodesShowsNoForbiddenOutcome) {
   for (const auto& test : tests) {
     auto result = run_process(
         HECA_BINARY,
-        {"run", config, "--litmus", test.string(), "--iterations", "200", "--timeout", "100"}, 150s);
+        {"run", config, "--litmus", test.string(), "--iterations", "200", "--timeout", "100"},
+        150s);
 
     ASSERT_TRUE(result.has_value()) << result.error().message();
     EXPECT_EQ(result->exit_code, 0) << test << "\n" << result->out << result->err;
     EXPECT_EQ(count_containing(result->out, "every observed outcome is allowed"), 1u)
-        << test << "\n" << result->out;
+        << test << "\n"
+        << result->out;
   }
 }
 
@@ -134,8 +137,9 @@ TEST_F(MultiNodeGuest, PublicTwoPlusTwoWRunsWithEachThreadOnItsOwnNode) {
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
-  EXPECT_EQ(count_containing(result->out, "litmus 2+2W+mfence+po-mfence: thread 0 on vCPU 0 "
-                                          "(node 0), thread 1 on vCPU 1 (node 1)"),
+  EXPECT_EQ(count_containing(result->out,
+                             "litmus 2+2W+mfence+po-mfence: thread 0 on vCPU 0 "
+                             "(node 0), thread 1 on vCPU 1 (node 1)"),
             1u)
       << result->out;
   EXPECT_EQ(count_containing(result->out, "every observed outcome is allowed by x86-TSO"), 1u)
@@ -152,8 +156,9 @@ TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 123) << result->out << result->err;
-  EXPECT_EQ(count_containing(result->err, "[node 2] heca: guest crashed on node 2: vCPU 4: guest "
-                                          "shut down (triple fault)"),
+  EXPECT_EQ(count_containing(result->err,
+                             "[node 2] heca: guest crashed on node 2: vCPU 4: guest "
+                             "shut down (triple fault)"),
             1u)
       << result->err;
   EXPECT_EQ(count_containing(result->err, "heca: stopped: the guest stopped on node 2"), 2u)
@@ -201,11 +206,13 @@ std::string drain(Fd& fd) {
 
 TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
   const auto config = write_description("heca-multinode-kill", 7730, "iters=100000000");
-  auto child = vmm::cluster::ChildProcess::spawn({.argv = {HECA_BINARY, "run", config}, .netns = {}});
+  auto child =
+      vmm::cluster::ChildProcess::spawn({.argv = {HECA_BINARY, "run", config}, .netns = {}});
   ASSERT_TRUE(child.has_value()) << child.error().message();
   std::string out;
   const auto start_deadline = std::chrono::steady_clock::now() + 60s;
-  while (count_containing(out, "checked in") < 5 && std::chrono::steady_clock::now() < start_deadline) {
+  while (count_containing(out, "checked in") < 5 &&
+         std::chrono::steady_clock::now() < start_deadline) {
     std::this_thread::sleep_for(50ms);
     out += drain(child->stdout_pipe());
   }
@@ -239,7 +246,9 @@ std::string kernel_log() {
   return text;
 }
 
-bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+bool process_exists(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno != ESRCH;
+}
 
 TEST_F(MultiNodeGuest, KillingANodeMidLitmusLeavesNoProcessAndNoStuckThread) {
   const auto config = write_one_vcpu_per_node("heca-multinode-kill-litmus", 7800, 4);
@@ -251,7 +260,8 @@ TEST_F(MultiNodeGuest, KillingANodeMidLitmusLeavesNoProcessAndNoStuckThread) {
   ASSERT_TRUE(child.has_value()) << child.error().message();
   std::string err;
   const auto start_deadline = std::chrono::steady_clock::now() + 120s;
-  while (count_containing(err, "heca: event 1 ") == 0 && std::chrono::steady_clock::now() < start_deadline) {
+  while (count_containing(err, "heca: event 1 ") == 0 &&
+         std::chrono::steady_clock::now() < start_deadline) {
     std::this_thread::sleep_for(50ms);
     err += drain(child->stderr_pipe());
   }
@@ -265,7 +275,8 @@ TEST_F(MultiNodeGuest, KillingANodeMidLitmusLeavesNoProcessAndNoStuckThread) {
   pollfd pfd{.fd = child->pidfd().get(), .events = POLLIN, .revents = 0};
   const int ready = ::poll(&pfd, 1, 30000);
   const auto gone_deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::ranges::any_of(nodes, process_exists) && std::chrono::steady_clock::now() < gone_deadline) {
+  while (std::ranges::any_of(nodes, process_exists) &&
+         std::chrono::steady_clock::now() < gone_deadline) {
     std::this_thread::sleep_for(50ms);
   }
 

@@ -91,7 +91,8 @@ Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
     const ClusterArgs& args, cluster::GuestDescription& d,
     std::vector<firmware::GuestWrite>& extra_writes) {
   if (args.litmus.empty()) return std::nullopt;
-  if (d.kind != cluster::GuestKind::kTest) return make_error("--litmus needs guest.kind = \"test\"");
+  if (d.kind != cluster::GuestKind::kTest)
+    return make_error("--litmus needs guest.kind = \"test\"");
   std::vector<std::uint32_t> node_of_vcpu(d.vcpu_count());
   for (std::uint32_t i = 0; i < node_of_vcpu.size(); ++i) node_of_vcpu[i] = d.node_of_vcpu(i);
   auto setup = firmware::litmus::prepare_litmus_named(args.litmus, args.iterations,

@@ -9,13 +9,13 @@
 #include <cstring>
 #include <thread>
 
+#include "firmware/ap_wakeup.h"
 #include "kernel/base/log.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine.h"
-#include "vmm/proxy/interrupt_inject.h"
-#include "firmware/ap_wakeup.h"
 #include "vmm/node/guest_clock.h"
 #include "vmm/node/ioapic_window.h"
+#include "vmm/proxy/interrupt_inject.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm::node {
@@ -138,8 +138,8 @@ Status NodeVm::register_ram() {
   ram_ = firmware::pc_ram_layout(config_.description.memory_bytes);
   std::uint64_t offset = 0;
   for (std::uint32_t slot = 0; slot < ram_.size(); ++slot) {
-    if (auto s = vm_->set_memory_region(slot, ram_[slot].gpa, ram_[slot].size,
-                                        memory_->data() + offset);
+    if (auto s =
+            vm_->set_memory_region(slot, ram_[slot].gpa, ram_[slot].size, memory_->data() + offset);
         !s) {
       return s;
     }
@@ -155,8 +155,9 @@ Status NodeVm::register_ram() {
 Status NodeVm::connect_links() {
   const auto& d = config_.description;
   const bool io_node = d.io_node() == config_.id;
-  const IoapicAccess ioapic{.get = [this] { return vm_->get_ioapic(); },
-                            .set = [this](const kvm_ioapic_state& s) { return vm_->set_ioapic(s); }};
+  const IoapicAccess ioapic{
+      .get = [this] { return vm_->get_ioapic(); },
+      .set = [this](const kvm_ioapic_state& s) { return vm_->set_ioapic(s); }};
   if (io_node) {
     // Other nodes' vCPUs program this node's IOAPIC, where the devices' interrupts arrive.
     auto window = std::make_shared<IoapicWindow>(ioapic);
@@ -188,23 +189,34 @@ Status NodeVm::connect_links() {
        // The guest's result is the I/O node's exit code. A compute node that stops because the
        // guest ended exits 0: with the guest's code, a non-zero result seen at a compute node
        // first looked to the supervisor like a lost node.
-       .on_guest_exit = [this](std::uint32_t /*code*/) { finish({0, {}}); },
-       .on_ipi = [this](IpiKind kind, std::uint32_t apic, std::uint8_t v) { on_ipi(kind, apic, v); },
-       .on_link_failed = [this](const std::string& why) { finish({kExitVmFailure, why}); },
+       .on_guest_exit =
+           [this](std::uint32_t /*code*/) {
+             finish({0, {}});
+           },
+       .on_ipi = [this](IpiKind kind, std::uint32_t apic,
+                        std::uint8_t v) { on_ipi(kind, apic, v); },
+       .on_link_failed =
+           [this](const std::string& why) {
+             finish({kExitVmFailure, why});
+           },
        .on_guest_stop =
            [this](NodeId from, std::uint32_t code) {
-             finish({static_cast<int>(code), fmt::format("stopped: the guest stopped on node {}", from)});
+             finish({static_cast<int>(code),
+                     fmt::format("stopped: the guest stopped on node {}", from)});
            }});
   if (!links) return std::unexpected(links.error());
   links_ = std::move(*links);
   if (!io_node) {
     ops_.set_forwarder(
-        {.read = [this](io::AddressSpace space, std::uint64_t addr,
-                        std::span<std::uint8_t> data) { return links_->forward_read(space, addr, data); },
-         .write = [this](io::AddressSpace space, std::uint64_t addr,
-                         std::span<const std::uint8_t> data) {
-           return links_->forward_write(space, addr, data);
-         }});
+        {.read =
+             [this](io::AddressSpace space, std::uint64_t addr, std::span<std::uint8_t> data) {
+               return links_->forward_read(space, addr, data);
+             },
+         .write =
+             [this](io::AddressSpace space, std::uint64_t addr,
+                    std::span<const std::uint8_t> data) {
+               return links_->forward_write(space, addr, data);
+             }});
   }
   return {};
 }
@@ -223,8 +235,7 @@ Status NodeVm::create_vcpus() {
   }
   auto khz = fds[0].tsc_khz();
   if (!khz) return std::unexpected(khz.error());
-  const std::string cmdline =
-      d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, *khz);
+  const std::string cmdline = d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, *khz);
   const bool tsc_deadline = kvm_->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   auto plan = plan_guest_boot({.ram = ram_,
                                .vcpu_count = count,
@@ -257,21 +268,22 @@ Status NodeVm::create_vcpus() {
     if (owned) {
       vcpus_.push_back(std::make_unique<Vcpu>(
           i, std::move(fds[i]), ops_, [this](std::uint32_t index, const std::string& why) {
-            stop_guest({kExitGuestCrashed,
-                        fmt::format("guest crashed on node {}: vCPU {}: {}", config_.id, index, why)});
+            stop_guest({kExitGuestCrashed, fmt::format("guest crashed on node {}: vCPU {}: {}",
+                                                       config_.id, index, why)});
           }));
       if (park_waker_ && i != 0) park_waker_->watch(i, *vcpus_.back());
       continue;
     }
     // APs woken through the ACPI mailbox never get INIT/SIPI, so their proxies need no kicks
     // to notice one (each kick is a KVM_RUN exit, costly under nested virtualisation).
-    const proxy::ProxyConfig proxy_config{
-        .apic_id = i,
-        .slot = i,
-        .kick_period = plan_->ap_entry_rip != 0 ? std::chrono::microseconds(0)
-                                                : proxy::ProxyConfig{}.kick_period};
-    auto proxy = proxy::ProxyVcpu::create(std::move(fds[i]), *proxy_firmware_, proxy_config,
-                                          [this](const proxy::ProxyEvent& e) { on_proxy_event(e); });
+    const proxy::ProxyConfig proxy_config{.apic_id = i,
+                                          .slot = i,
+                                          .kick_period = plan_->ap_entry_rip != 0
+                                                             ? std::chrono::microseconds(0)
+                                                             : proxy::ProxyConfig{}.kick_period};
+    auto proxy =
+        proxy::ProxyVcpu::create(std::move(fds[i]), *proxy_firmware_, proxy_config,
+                                 [this](const proxy::ProxyEvent& e) { on_proxy_event(e); });
     if (!proxy) return wrap_error(proxy.error(), fmt::format("parking proxy vCPU {}", i));
     proxies_.push_back(std::move(*proxy));
   }
@@ -288,8 +300,8 @@ Status NodeVm::measure_tsc() {
   auto tsc = links_->measure_tsc_offset(kTscReferenceNode, 16, std::chrono::seconds(5));
   if (!tsc) return wrap_error(tsc.error(), "measuring this host's TSC against node 0's");
   tsc_ = *tsc;
-  const std::uint64_t magnitude =
-      tsc_.offset < 0 ? static_cast<std::uint64_t>(-tsc_.offset) : static_cast<std::uint64_t>(tsc_.offset);
+  const std::uint64_t magnitude = tsc_.offset < 0 ? static_cast<std::uint64_t>(-tsc_.offset)
+                                                  : static_cast<std::uint64_t>(tsc_.offset);
   tsc_offset_ = magnitude > 2 * tsc_.uncertainty ? tsc_.offset : 0;
   return {};
 }
@@ -301,7 +313,9 @@ void NodeVm::align_tsc(VcpuFd& fd, std::uint32_t index) {
   }
 }
 
-bool NodeVm::is_boot_node() const { return config_.description.node_of_vcpu(0) == config_.id; }
+bool NodeVm::is_boot_node() const {
+  return config_.description.node_of_vcpu(0) == config_.id;
+}
 
 // Through the guest view: every page written here is faulted in (write ownership) from its
 // home by the protocol, so the other nodes later fetch the boot image from this node.
@@ -334,13 +348,22 @@ void NodeVm::on_proxy_event(const proxy::ProxyEvent& event) {
 void NodeVm::on_ipi(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector) {
   Status s;
   switch (kind) {
-    case IpiKind::kFixed: s = proxy::inject_fixed_ipi(*vm_, apic_id, vector); break;
-    case IpiKind::kNmi: s = proxy::inject_nmi(*vm_, apic_id); break;
-    case IpiKind::kInit: s = proxy::inject_init(*vm_, apic_id); break;
-    case IpiKind::kSipi: s = proxy::inject_sipi(*vm_, apic_id, vector); break;
+    case IpiKind::kFixed:
+      s = proxy::inject_fixed_ipi(*vm_, apic_id, vector);
+      break;
+    case IpiKind::kNmi:
+      s = proxy::inject_nmi(*vm_, apic_id);
+      break;
+    case IpiKind::kInit:
+      s = proxy::inject_init(*vm_, apic_id);
+      break;
+    case IpiKind::kSipi:
+      s = proxy::inject_sipi(*vm_, apic_id, vector);
+      break;
   }
-  if (!s) spdlog::warn("injecting a {} interrupt into vCPU {}: {}", ipi_kind_name(kind), apic_id,
-                       s.error().message());
+  if (!s)
+    spdlog::warn("injecting a {} interrupt into vCPU {}: {}", ipi_kind_name(kind), apic_id,
+                 s.error().message());
 }
 
 void NodeVm::finish(VmOutcome outcome) {
@@ -367,18 +390,23 @@ Status NodeVm::stop_vcpus(std::chrono::milliseconds grace) {
   }
   std::vector<std::string> stuck;
   for (auto& vcpu : vcpus_) {
-    if (vcpu->has_exited()) vcpu->join();
-    else stuck.push_back(fmt::format("vCPU {}", vcpu->index()));
+    if (vcpu->has_exited())
+      vcpu->join();
+    else
+      stuck.push_back(fmt::format("vCPU {}", vcpu->index()));
   }
   for (auto& proxy : proxies_) {
-    if (proxy->has_exited()) proxy->join();
-    else stuck.push_back(fmt::format("proxy {}", proxy->apic_id()));
+    if (proxy->has_exited())
+      proxy->join();
+    else
+      stuck.push_back(fmt::format("proxy {}", proxy->apic_id()));
   }
   if (stuck.empty()) return {};
   threads_stuck_ = true;
-  return make_error(fmt::format("{} still inside KVM_RUN {} ms after the stop (blocked in the "
-                                "host kernel on a guest page)",
-                                fmt::join(stuck, ", "), grace.count()));
+  return make_error(
+      fmt::format("{} still inside KVM_RUN {} ms after the stop (blocked in the "
+                  "host kernel on a guest page)",
+                  fmt::join(stuck, ", "), grace.count()));
 }
 
 VmOutcome NodeVm::run() {
@@ -399,7 +427,8 @@ VmOutcome NodeVm::run() {
   }
   links_->request_stop("the guest stopped");
   if (park_waker_) park_waker_->stop();
-  if (auto s = stop_vcpus(kStopGrace); !s) spdlog::error("node {}: {}", config_.id, s.error().message());
+  if (auto s = stop_vcpus(kStopGrace); !s)
+    spdlog::error("node {}: {}", config_.id, s.error().message());
   return *latch_.outcome();
 }
 
@@ -432,10 +461,10 @@ std::vector<std::string> NodeVm::stats_lines() {
   for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
   for (const auto& proxy : proxies_) {
     const proxy::ProxyStats s = proxy->stats();
-    lines.push_back(fmt::format("proxy {}: interrupts={} nmis={} inits={} sipis={} faults={} "
-                                "escapes={} kicks={}",
-                                proxy->apic_id(), s.interrupts, s.nmis, s.inits, s.sipis,
-                                s.faults, s.escapes, s.kicks));
+    lines.push_back(fmt::format(
+        "proxy {}: interrupts={} nmis={} inits={} sipis={} faults={} "
+        "escapes={} kicks={}",
+        proxy->apic_id(), s.interrupts, s.nmis, s.inits, s.sipis, s.faults, s.escapes, s.kicks));
   }
   lines.push_back(tsc_aligned_
                       ? fmt::format("tsc: every vCPU at host TSC {:+} (host TSC vs node {}: {:+} "

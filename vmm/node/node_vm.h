@@ -37,7 +37,7 @@ struct NodeVmConfig {
   std::uint32_t id = 0;
   GuestImage image;
   std::vector<firmware::GuestWrite> extra_writes;  // e.g. a litmus blob
-  bool append_tsc_khz = false;  // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
+  bool append_tsc_khz = false;                     // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
   std::chrono::steady_clock::time_point start;
   std::chrono::duration<double> timeout{0};  // 0: wait for the guest forever
 };
@@ -105,7 +105,7 @@ class NodeVm {
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
   bool threads_stuck_ = false;  // a vCPU or proxy thread did not leave KVM_RUN when stopped
   bool tsc_aligned_ = true;
-  TscOffset tsc_;               // this host's TSC against the reference node's
+  TscOffset tsc_;                // this host's TSC against the reference node's
   std::int64_t tsc_offset_ = 0;  // what every vCPU of this node gets
 };
 
