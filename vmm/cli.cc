@@ -34,7 +34,8 @@ struct RunOptions {
   std::string memory = "256M";
   double timeout_s = 0;
   bool stats = false;
-  std::string litmus;  // a .litmus file: run it on the test guest instead of its workloads
+  double progress_s = 0;  // with a guest description: every node's progress line, this often
+  std::string litmus;     // a .litmus file: run it on the test guest instead of its workloads
   std::uint64_t iterations = 1000;
   std::string litmus_model = "tso";
 };
@@ -96,6 +97,8 @@ Result<MachineConfig> make_config(const RunOptions& options, LoadedImages& image
   auto memory = heca::parse_size(options.memory);
   if (!memory) return std::unexpected(memory.error());
   if (options.timeout_s < 0) return make_error("--timeout must not be negative");
+  if (options.progress_s != 0)
+    return make_error("--progress needs a guest description (heca run GUEST.toml)");
   const bool flat = !options.guest.empty();
   auto image = flat ? load_flat_guest(options, images) : load_linux(options, images);
   if (!image) return std::unexpected(image.error());
@@ -165,6 +168,9 @@ void add_run_options(CLI::App& run, RunOptions& options) {
                  "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
   run.add_flag("--stats", options.stats, "Print per-vCPU exit counters at exit");
+  run.add_option("--progress", options.progress_s,
+                 "With a guest description: every node prints a progress line every SECONDS")
+      ->check(CLI::NonNegativeNumber);
   run.add_option(
       "--litmus", options.litmus,
       "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is seen");
@@ -183,6 +189,11 @@ void add_node_options(CLI::App& node, ClusterArgs& args) {
   node.add_option("--timeout", args.timeout_s, "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
   node.add_flag("--stats", args.stats, "Print this node's counters at exit");
+  node.add_option("--progress", args.progress_s,
+                  "Print a progress line (guest time, page faults, pages received) every SECONDS; "
+                  "0: never")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   node.add_option("--litmus", args.litmus, "Run this x86 .litmus test on the test guest");
   node.add_option("--iterations", args.iterations, "Iterations of the --litmus test");
   node.add_option("--litmus-model", args.litmus_model, "tso or sc");
@@ -255,6 +266,7 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
     if (!cluster.run_cluster) return fail("this heca cannot run a guest description");
     cluster_args.timeout_s = options.timeout_s;
     cluster_args.stats = options.stats;
+    cluster_args.progress_s = options.progress_s;
     cluster_args.litmus = options.litmus;
     cluster_args.iterations = options.iterations;
     cluster_args.litmus_model = options.litmus_model;

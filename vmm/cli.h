@@ -20,6 +20,7 @@ struct ClusterArgs {
   std::uint32_t id = 0;  // `heca node` only
   double timeout_s = 0;
   bool stats = false;
+  double progress_s = 0;  // `heca node`: a progress line on stderr every this many seconds
   std::string litmus;  // a .litmus file to run on the test guest instead of its workloads
   std::uint64_t iterations = 1000;
   std::string litmus_model = "tso";

@@ -236,6 +236,46 @@ TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
   EXPECT_NE(err.find("lost"), std::string::npos) << err;
 }
 
+// "[node N] heca: progress: node N, T s: ... F page faults (...": F of node N's newest line,
+// or -1.
+long long newest_progress_faults(const std::string& err, int node) {
+  const std::string head = "heca: progress: node " + std::to_string(node) + ", ";
+  long long faults = -1;
+  for (const auto& line : split_lines(err)) {
+    if (line.find(head) == std::string::npos) continue;
+    const auto at = line.find(" page faults");
+    if (at == std::string::npos || at == 0) continue;
+    const auto from = line.rfind(' ', at - 1);
+    if (from == std::string::npos) continue;
+    faults = std::stoll(line.substr(from + 1, at - from - 1));
+  }
+  return faults;
+}
+
+TEST_F(MultiNodeGuest, ProgressLinesShowEveryNodesFaultsWhileTheGuestRuns) {
+  const auto config = write_description("heca-multinode-progress", 7740, "iters=100000000");
+  auto child = vmm::cluster::ChildProcess::spawn(
+      {.argv = {HECA_BINARY, "run", config, "--progress", "0.5"}, .netns = {}});
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  std::string err;
+  // Every node reports; a compute node that is not home of the shared counters faults on them.
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         !(newest_progress_faults(err, 0) >= 0 && newest_progress_faults(err, 1) > 0 &&
+           newest_progress_faults(err, 2) > 0)) {
+    std::this_thread::sleep_for(100ms);
+    err += drain(child->stderr_pipe());
+    (void)drain(child->stdout_pipe());
+  }
+  ASSERT_EQ(::kill(child->pid(), SIGTERM), 0);
+  auto status = child->reap();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_GE(newest_progress_faults(err, 0), 0) << err;
+  EXPECT_GT(newest_progress_faults(err, 1), 0) << err;
+  EXPECT_GT(newest_progress_faults(err, 2), 0) << err;
+  EXPECT_NE(err.find("guest time"), std::string::npos) << err;
+}
+
 // The host kernel's log (root only; empty when it cannot be read).
 std::string kernel_log() {
   const int size = ::klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);

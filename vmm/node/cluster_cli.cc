@@ -142,7 +142,8 @@ int run_node(const ClusterArgs& args) {
                             .extra_writes = std::move(extra_writes),
                             .append_tsc_khz = test_guest,
                             .start = args.start,
-                            .timeout = std::chrono::duration<double>(args.timeout_s)});
+                            .timeout = std::chrono::duration<double>(args.timeout_s),
+                            .progress = std::chrono::duration<double>(args.progress_s)});
   if (!vm) return fail(fmt::format("node {}: {}", args.id, vm.error().message()));
   VmOutcome outcome = (*vm)->run();
   if (*litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(**litmus, **vm);
@@ -186,6 +187,10 @@ int run_cluster(const ClusterArgs& args) {
   std::vector<std::string> extra;
   if (args.timeout_s > 0) extra = {"--timeout", fmt::format("{}", args.timeout_s)};
   if (args.stats) extra.push_back("--stats");
+  if (args.progress_s > 0) {
+    extra.push_back("--progress");
+    extra.push_back(fmt::format("{}", args.progress_s));
+  }
   if (!args.litmus.empty()) {
     const std::string litmus = std::filesystem::absolute(args.litmus).string();
     for (std::string a : {"--litmus", litmus.c_str(), "--iterations"}) extra.push_back(a);

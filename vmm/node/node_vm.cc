@@ -417,19 +417,50 @@ VmOutcome NodeVm::run() {
   for (auto& proxy : proxies_) proxy->start();
   for (auto& vcpu : vcpus_) vcpu->start();
   if (park_waker_) park_waker_->start();
-  if (config_.timeout.count() > 0) {
-    if (!latch_.wait_for(config_.timeout)) {
-      stop_guest({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
-                                            config_.timeout.count())});
-    }
-  } else {
-    latch_.wait();
-  }
+  started_ = last_progress_ = std::chrono::steady_clock::now();
+  wait_for_guest();
   links_->request_stop("the guest stopped");
   if (park_waker_) park_waker_->stop();
   if (auto s = stop_vcpus(kStopGrace); !s)
     spdlog::error("node {}: {}", config_.id, s.error().message());
   return *latch_.outcome();
+}
+
+void NodeVm::wait_for_guest() {
+  using Seconds = std::chrono::duration<double>;
+  const bool bounded = config_.timeout.count() > 0;
+  const bool progress = config_.progress.count() > 0;
+  if (!bounded && !progress) return latch_.wait();
+  while (true) {
+    const Seconds elapsed = std::chrono::steady_clock::now() - started_;
+    if (bounded && elapsed >= config_.timeout) {
+      stop_guest({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
+                                            config_.timeout.count())});
+      return;
+    }
+    Seconds step = progress ? config_.progress : config_.timeout;
+    if (bounded) step = std::min(step, config_.timeout - elapsed);
+    if (latch_.wait_for(step)) return;
+    if (progress) std::fprintf(stderr, "heca: %s\n", progress_line().c_str());
+  }
+}
+
+std::string NodeVm::progress_line() {
+  using Seconds = std::chrono::duration<double>;
+  const auto now = std::chrono::steady_clock::now();
+  const coherence::ProtocolStats mem = memory_->stats().protocol;
+  const std::uint64_t faults = mem.read_faults + mem.write_faults;
+  const double since_last = Seconds(now - last_progress_).count();
+  const double rate =
+      since_last > 0 ? static_cast<double>(faults - faults_at_last_progress_) / since_last : 0;
+  faults_at_last_progress_ = faults;
+  last_progress_ = now;
+  const double elapsed = Seconds(now - started_).count();
+  return fmt::format(
+      "progress: node {}, {:.0f} s: guest time {:.1f} s, {} page faults ({:.0f}/s), {} pages "
+      "received, {} served",
+      config_.id, elapsed, elapsed * config_.description.time_dilation, faults, rate,
+      mem.grants_received, mem.fetches_served);
 }
 
 Status NodeVm::leave(std::chrono::milliseconds timeout) {

@@ -39,7 +39,8 @@ struct NodeVmConfig {
   std::vector<firmware::GuestWrite> extra_writes;  // e.g. a litmus blob
   bool append_tsc_khz = false;                     // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
   std::chrono::steady_clock::time_point start;
-  std::chrono::duration<double> timeout{0};  // 0: wait for the guest forever
+  std::chrono::duration<double> timeout{0};   // 0: wait for the guest forever
+  std::chrono::duration<double> progress{0};  // 0: no progress lines while the guest runs
 };
 
 // The guest's NUMA layout as the loader takes it: node K of the description is proximity domain
@@ -64,6 +65,9 @@ class NodeVm {
   // Errors: a node did not arrive within `timeout`.
   [[nodiscard]] Status leave(std::chrono::milliseconds timeout);
   [[nodiscard]] std::vector<std::string> stats_lines();
+  // "progress: node 1, 60 s: guest time 600.0 s, 12345 page faults (205/s), ...": one line
+  // while the guest runs (run() prints it every NodeVmConfig::progress).
+  [[nodiscard]] std::string progress_line();
   // A vCPU or proxy thread is still blocked in the host kernel after run(): only the process's
   // exit ends it (the caller must not destroy this NodeVm, whose destructor would wait for it).
   [[nodiscard]] bool threads_stuck() const { return threads_stuck_; }
@@ -83,6 +87,9 @@ class NodeVm {
   void on_proxy_event(const proxy::ProxyEvent& event);
   void on_ipi(IpiKind kind, std::uint32_t apic_id, std::uint8_t vector);
   void finish(VmOutcome outcome);
+  // Until the latch finishes or the timeout passes (then stops the guest with kExitTimeout),
+  // printing a progress line every config_.progress.
+  void wait_for_guest();
   void stop_guest(VmOutcome outcome);
   [[nodiscard]] Status stop_vcpus(std::chrono::milliseconds grace);
   [[nodiscard]] bool is_boot_node() const;
@@ -105,8 +112,11 @@ class NodeVm {
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere
   bool threads_stuck_ = false;  // a vCPU or proxy thread did not leave KVM_RUN when stopped
   bool tsc_aligned_ = true;
-  TscOffset tsc_;                // this host's TSC against the reference node's
-  std::int64_t tsc_offset_ = 0;  // what every vCPU of this node gets
+  TscOffset tsc_;                                  // this host's TSC against the reference node's
+  std::int64_t tsc_offset_ = 0;                    // what every vCPU of this node gets
+  std::chrono::steady_clock::time_point started_;  // when run() started the vCPUs
+  std::uint64_t faults_at_last_progress_ = 0;
+  std::chrono::steady_clock::time_point last_progress_;
 };
 
 }  // namespace heca::vmm::node
