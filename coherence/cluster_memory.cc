@@ -136,7 +136,12 @@ Result<std::unique_ptr<ClusterMemory>> ClusterMemory::join(ClusterConfig config)
   parts->node =
       std::make_unique<Node>(*parts->loop, parts->region, parts->uffd, node_options(*parts));
   auto tcp = TcpTransport::create(
-      *parts->loop, TcpTransportConfig{cfg.self, cfg.peers, cfg.connect_timeout}, *parts->node);
+      *parts->loop,
+      TcpTransportConfig{.self = cfg.self,
+                         .peers = cfg.peers,
+                         .connect_timeout = cfg.connect_timeout,
+                         .key = cfg.key},
+      *parts->node);
   if (!tcp) return wrap_error(tcp.error(), "creating the TCP transport");
   parts->tcp = std::move(*tcp);
   if (cfg.fault_injection) {

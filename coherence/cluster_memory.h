@@ -13,6 +13,7 @@
 #include "coherence/fault_injection_transport.h"
 #include "coherence/homing.h"
 #include "coherence/node.h"
+#include "coherence/peer_auth.h"
 #include "coherence/tcp_transport.h"
 #include "kernel/base/result.h"
 
@@ -33,6 +34,7 @@ struct ClusterConfig {
   bool home_starts_owner = false;  // see ProtocolConfig::home_starts_owner
   std::optional<FaultInjectionConfig> fault_injection;  // delay/reorder every message sent
   std::chrono::milliseconds connect_timeout{10000};
+  ClusterKey key;  // every peer proves it before a page moves (coherence/peer_auth.h)
   // Called (loop thread) when the region becomes unusable, e.g. "lost node 2 (10.0.0.3:7000):
   // connection reset". Default: print it and _exit(3).
   FatalHandler on_fatal;

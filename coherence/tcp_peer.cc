@@ -22,29 +22,6 @@ constexpr std::uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
 
 }  // namespace
 
-std::array<std::uint8_t, kHelloSize> encode_hello(NodeId id) {
-  return {static_cast<std::uint8_t>(kHelloMagic),
-          static_cast<std::uint8_t>(kHelloMagic >> 8),
-          static_cast<std::uint8_t>(kHelloMagic >> 16),
-          static_cast<std::uint8_t>(kHelloMagic >> 24),
-          static_cast<std::uint8_t>(kHelloVersion),
-          static_cast<std::uint8_t>(kHelloVersion >> 8),
-          static_cast<std::uint8_t>(id),
-          static_cast<std::uint8_t>(id >> 8)};
-}
-
-Result<NodeId> decode_hello(std::span<const std::uint8_t, kHelloSize> b) {
-  const std::uint32_t magic =
-      static_cast<std::uint32_t>(b[0]) | (static_cast<std::uint32_t>(b[1]) << 8) |
-      (static_cast<std::uint32_t>(b[2]) << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
-  const auto version = static_cast<std::uint16_t>(b[4] | (b[5] << 8));
-  if (magic != kHelloMagic) return make_error("bad hello: wrong magic", EPROTO);
-  if (version != kHelloVersion) {
-    return make_error("bad hello: unsupported version " + std::to_string(version), EPROTO);
-  }
-  return static_cast<NodeId>(b[6] | (b[7] << 8));
-}
-
 TcpPeer::TcpPeer(TcpTransport& owner, PeerAddress address)
     : owner_(owner), address_(std::move(address)), rx_(kRxCapacity) {}
 
@@ -76,20 +53,16 @@ Status TcpPeer::start_connect() {
   return register_socket(EPOLLOUT);
 }
 
-// The hello is the first thing written on a fresh socket, so it always fits the send buffer.
-static Status write_hello(int fd, NodeId self) {
-  const auto hello = encode_hello(self);
-  const ssize_t n = ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
-  if (n != static_cast<ssize_t>(hello.size())) return errno_error("sending hello");
+// The hello and the proof are the first bytes written on a fresh socket (the proof only after
+// the acceptor's reply arrived, so the hello has left): they always fit its send buffer.
+static Status write_all_now(int fd, std::span<const std::uint8_t> bytes, const char* what) {
+  const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  if (n != static_cast<ssize_t>(bytes.size())) return errno_error(std::string("sending ") + what);
   return {};
 }
 
 Status TcpPeer::adopt_accepted(Fd socket) {
   socket_ = std::move(socket);
-  if (auto s = write_hello(socket_.get(), owner_.self()); !s) {
-    close();
-    return s;
-  }
   state_ = State::kReady;
   if (auto s = register_socket(kReadEvents); !s) return s;
   owner_.peer_ready(*this);
@@ -124,7 +97,9 @@ void TcpPeer::on_connected() {
     fail(Error{err, "connect"});
     return;
   }
-  if (auto s = write_hello(socket_.get(), owner_.self()); !s) {
+  nonce_ = fresh_nonce();
+  const auto hello = encode_hello({.id = owner_.self(), .nonce = nonce_});
+  if (auto s = write_all_now(socket_.get(), hello, "hello"); !s) {
     fail(s.error());
     return;
   }
@@ -192,14 +167,21 @@ Status TcpPeer::read_direct(bool& would_block) {
 }
 
 Status TcpPeer::consume_hello() {
-  if (rx_end_ - rx_begin_ < kHelloSize) return {};
-  auto id =
-      decode_hello(std::span<const std::uint8_t, kHelloSize>(rx_.data() + rx_begin_, kHelloSize));
-  if (!id) return std::unexpected(id.error());
-  if (*id != address_.id) {
-    return make_error("hello reply names node " + std::to_string(*id), EPROTO);
+  if (rx_end_ - rx_begin_ < kHelloReplySize) return {};
+  const std::uint8_t* reply = rx_.data() + rx_begin_;
+  auto hello = decode_hello(std::span<const std::uint8_t, kHelloSize>(reply, kHelloSize));
+  if (!hello) return std::unexpected(hello.error());
+  if (hello->id != address_.id) {
+    return make_error("hello reply names node " + std::to_string(hello->id), EPROTO);
   }
-  rx_begin_ += kHelloSize;
+  const NodeId self = owner_.self();
+  const Mac expected = accept_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);
+  if (!mac_matches(expected, std::span<const std::uint8_t, kMacSize>(reply + kHelloSize, kMacSize))) {
+    return make_error("it failed authentication: its reply does not prove the cluster key", EACCES);
+  }
+  const Mac proof = connect_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);
+  if (auto s = write_all_now(socket_.get(), proof, "the key proof"); !s) return s;
+  rx_begin_ += kHelloReplySize;
   state_ = State::kReady;
   owner_.peer_ready(*this);
   return flush();

@@ -1,4 +1,5 @@
-// TcpPeer: one node's end of the TCP connection to one other node (framing, queues, hello).
+// TcpPeer: one node's end of the TCP connection to one other node (framing, queues, and the
+// connecting side of the handshake of coherence/peer_auth.h).
 // Internal to TcpTransport; the protocol never sees it.
 #pragma once
 
@@ -17,14 +18,6 @@
 
 namespace heca::coherence {
 
-// The hello each side sends first: u32 magic "HELO", u16 version, u16 node id (little-endian).
-inline constexpr std::size_t kHelloSize = 8;
-inline constexpr std::uint32_t kHelloMagic = 0x4f4c4548;
-inline constexpr std::uint16_t kHelloVersion = 1;
-[[nodiscard]] std::array<std::uint8_t, kHelloSize> encode_hello(NodeId id);
-// The node id of a valid hello; an error naming the problem otherwise.
-[[nodiscard]] Result<NodeId> decode_hello(std::span<const std::uint8_t, kHelloSize> bytes);
-
 // Thread-safety: the owning transport's event-loop thread only.
 class TcpPeer {
  public:
@@ -42,9 +35,10 @@ class TcpPeer {
   // "node 2 (10.77.0.3:7400)", for messages.
   [[nodiscard]] std::string name() const;
 
-  // Outgoing side: non-blocking connect; on success sends hello and awaits the reply.
+  // Outgoing side: non-blocking connect; on success sends hello and awaits the reply, checks
+  // the acceptor's proof of the cluster key and sends its own.
   [[nodiscard]] Status start_connect();
-  // Incoming side: the connection's hello was accepted; reply and become ready.
+  // Incoming side: the connection proved the cluster key (TcpTransport did the handshake).
   [[nodiscard]] Status adopt_accepted(Fd socket);
   [[nodiscard]] Status send(const wire::Header& header, std::span<const std::uint8_t> payload);
   [[nodiscard]] std::size_t queued_bytes() const;
@@ -90,6 +84,7 @@ class TcpPeer {
   std::size_t rx_begin_ = 0;
   std::size_t rx_end_ = 0;
   std::optional<Incoming> incoming_;
+  Nonce nonce_{};  // sent in our hello; the acceptor's reply must prove the key over it
 };
 
 }  // namespace heca::coherence

@@ -49,11 +49,30 @@ Status validate(const TcpTransportConfig& config) {
 
 }  // namespace
 
+// An accepted connection: its hello, then (after our reply) its proof of the cluster key.
+// Only exactly these bytes are read, so every later byte stays in the socket for the TcpPeer.
 struct TcpTransport::Pending {
   Fd socket;
-  std::array<std::uint8_t, kHelloSize> hello{};
+  std::string from;  // "127.0.0.1:41234", for messages
+  bool hello_done = false;
+  std::array<std::uint8_t, kHelloSize> bytes{};  // the hello, then the proof (kProofSize)
   std::size_t received = 0;
+  Hello hello;
+  Nonce nonce{};  // ours, sent in the reply
 };
+
+namespace {
+
+std::string remote_address(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof(sa);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return "an unknown address";
+  char host[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+  return std::string(host) + ":" + std::to_string(ntohs(sa.sin_port));
+}
+
+}  // namespace
 
 TcpTransport::TcpTransport(EventLoop& loop, TcpTransportConfig config, TransportHandler& handler)
     : loop_(loop),
@@ -61,7 +80,8 @@ TcpTransport::TcpTransport(EventLoop& loop, TcpTransportConfig config, Transport
       self_(config.self),
       connect_timeout_(config.connect_timeout),
       dead_peer_timeout_(config.dead_peer_timeout),
-      addresses_(std::move(config.peers)) {}
+      addresses_(std::move(config.peers)),
+      key_(config.key) {}
 
 TcpTransport::~TcpTransport() {
   *alive_ = false;
@@ -147,6 +167,7 @@ void TcpTransport::on_accept() {
     }
     const int fd = s.get();
     auto pending = std::make_unique<Pending>();
+    pending->from = remote_address(fd);
     pending->socket = std::move(s);
     auto added = loop_.add_fd(fd, EPOLLIN | EPOLLRDHUP,
                               [this, fd](std::uint32_t) { on_pending_readable(fd); });
@@ -158,42 +179,88 @@ void TcpTransport::on_accept() {
   }
 }
 
-// Reads exactly the hello, so every later byte is left in the socket for the TcpPeer.
 void TcpTransport::on_pending_readable(int fd) {
   const auto it =
       std::ranges::find_if(pending_, [fd](const auto& p) { return p->socket.get() == fd; });
   if (it == pending_.end()) return;
   Pending& p = **it;
-  const ssize_t n = ::read(fd, p.hello.data() + p.received, kHelloSize - p.received);
-  if (n == 0) return drop_pending(fd, "connection closed before hello");
+  const std::size_t want = p.hello_done ? kProofSize : kHelloSize;
+  const ssize_t n = ::read(fd, p.bytes.data() + p.received, want - p.received);
+  const char* stage = p.hello_done ? "proof" : "hello";
+  if (n == 0) return drop_pending(fd, std::string("connection closed before its ") + stage);
   if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR)
-      drop_pending(fd, std::string("read hello: ") + std::strerror(errno));
+    if (errno != EAGAIN && errno != EINTR) {
+      drop_pending(fd, std::string("read ") + stage + ": " + std::strerror(errno));
+    }
     return;
   }
   p.received += static_cast<std::size_t>(n);
-  if (p.received < kHelloSize) return;
-  const auto id = decode_hello(p.hello);
-  if (!id) return drop_pending(fd, id.error().message());
-  TcpPeer* peer = find_peer(*id);
-  if (peer == nullptr) return drop_pending(fd, "hello from unknown node " + std::to_string(*id));
-  if (*id > self_) {
+  if (p.received < want) return;
+  p.received = 0;
+  if (p.hello_done) return on_pending_proof(p);
+  on_pending_hello(p);
+}
+
+// A valid hello from a node that connects to us: reply with our nonce and our proof.
+void TcpTransport::on_pending_hello(Pending& p) {
+  const int fd = p.socket.get();
+  const auto hello = decode_hello(p.bytes);
+  if (!hello) return drop_pending(fd, hello.error().message());
+  const NodeId id = hello->id;
+  TcpPeer* peer = find_peer(id);
+  if (peer == nullptr) return drop_pending(fd, "hello from unknown node " + std::to_string(id));
+  if (id > self_) {
     return drop_pending(
-        fd, "hello from node " + std::to_string(*id) + ", which must accept, not connect");
+        fd, "hello from node " + std::to_string(id) + ", which must accept, not connect");
   }
   if (peer->state() != TcpPeer::State::kIdle) {
-    return drop_pending(fd, "duplicate connection from node " + std::to_string(*id));
+    return drop_pending(fd, "duplicate connection from node " + std::to_string(id));
   }
+  p.hello = *hello;
+  p.nonce = fresh_nonce();
+  std::array<std::uint8_t, kHelloReplySize> reply{};
+  const auto head = encode_hello({.id = self_, .nonce = p.nonce});
+  const Mac mac = accept_mac(key_, id, self_, p.hello.nonce, p.nonce);
+  std::ranges::copy(head, reply.begin());
+  std::ranges::copy(mac, reply.begin() + kHelloSize);
+  // The first bytes written on a fresh socket: they fit its send buffer.
+  if (::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size())) {
+    return drop_pending(fd, std::string("sending the hello reply: ") + std::strerror(errno));
+  }
+  p.hello_done = true;
+}
+
+// The connector's proof: right, and the connection becomes node `id`'s; wrong, and nothing
+// more is read from it.
+void TcpTransport::on_pending_proof(Pending& p) {
+  const int fd = p.socket.get();
+  const NodeId id = p.hello.id;
+  const Mac expected = connect_mac(key_, id, self_, p.hello.nonce, p.nonce);
+  if (!mac_matches(expected, std::span<const std::uint8_t, kProofSize>(p.bytes.data(), kProofSize))) {
+    return drop_pending(fd, "a connection claiming to be node " + std::to_string(id) +
+                                " failed authentication (wrong cluster key, or a replayed "
+                                "handshake); nothing was served to it");
+  }
+  TcpPeer* peer = find_peer(id);
+  if (peer->state() != TcpPeer::State::kIdle) {
+    return drop_pending(fd, "duplicate connection from node " + std::to_string(id));
+  }
+  const auto it =
+      std::ranges::find_if(pending_, [fd](const auto& q) { return q->socket.get() == fd; });
   Fd socket = std::move(p.socket);
   loop_.remove_fd(fd);
   pending_.erase(it);
   if (auto s = peer->adopt_accepted(std::move(socket)); !s) {
-    spdlog::error("node {}: accepting node {}: {}", self_, *id, s.error().message());
+    spdlog::error("node {}: accepting node {}: {}", self_, id, s.error().message());
   }
 }
 
 void TcpTransport::drop_pending(int fd, const std::string& why) {
-  spdlog::error("node {}: rejected incoming connection: {}", self_, why);
+  const auto it =
+      std::ranges::find_if(pending_, [fd](const auto& p) { return p->socket.get() == fd; });
+  const std::string from = it == pending_.end() ? std::string("?") : (*it)->from;
+  ++rejected_;
+  spdlog::error("node {}: rejected incoming connection from {}: {}", self_, from, why);
   loop_.remove_fd(fd);
   std::erase_if(pending_, [fd](const auto& p) { return p->socket.get() == fd; });
 }

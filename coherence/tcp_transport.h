@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coherence/event_loop.h"
+#include "coherence/peer_auth.h"
 #include "coherence/transport.h"
 #include "coherence/types.h"
 #include "kernel/base/fd.h"
@@ -31,6 +32,9 @@ struct TcpTransportConfig {
   // A peer whose link is silent this long (no ack for sent data, no keepalive answer) is
   // lost, even if its host vanished without closing the connection.
   std::chrono::milliseconds dead_peer_timeout{4000};
+  // What every node of the cluster holds; both ends of each connection prove it before any
+  // frame crosses (coherence/peer_auth.h). The all-zero default is for in-process tests.
+  ClusterKey key;
 };
 
 // Sets TCP_NODELAY, and keepalive plus TCP_USER_TIMEOUT so a dead link is detected within
@@ -64,6 +68,9 @@ class TcpTransport final : public Transport {
   // Bytes accepted by send() and not yet written to any socket.
   [[nodiscard]] std::size_t queued_bytes() const;
   [[nodiscard]] std::chrono::milliseconds dead_peer_timeout() const { return dead_peer_timeout_; }
+  // Incoming connections refused so far because their hello or proof was wrong (e.g. a
+  // process without the cluster key); each one was logged with its address.
+  [[nodiscard]] std::uint64_t rejected_connections() const { return rejected_; }
 
   // Writes at once when the connection is idle; otherwise copies into the peer's output
   // queue (unbounded), flushed on EPOLLOUT. Before the hello exchange completes messages
@@ -76,11 +83,14 @@ class TcpTransport final : public Transport {
 
  private:
   friend class TcpPeer;  // reports readiness and failures, reads loop() and handler()
-  struct Pending;        // an accepted connection that has not said hello yet
+  struct Pending;        // an accepted connection that has not proved the cluster key yet
   TcpTransport(EventLoop& loop, TcpTransportConfig config, TransportHandler& handler);
   [[nodiscard]] Status listen();
   void on_accept();
   void on_pending_readable(int fd);
+  void on_pending_hello(Pending& pending);
+  void on_pending_proof(Pending& pending);
+  [[nodiscard]] const ClusterKey& key() const { return key_; }
   void drop_pending(int fd, const std::string& why);
   void peer_ready(TcpPeer& peer);
   void peer_failed(TcpPeer& peer, const Error& why);
@@ -98,6 +108,8 @@ class TcpTransport final : public Transport {
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds dead_peer_timeout_;
   std::vector<PeerAddress> addresses_;
+  ClusterKey key_;
+  std::uint64_t rejected_ = 0;
   std::vector<std::unique_ptr<TcpPeer>> peers_;  // every node except self
   std::vector<std::unique_ptr<Pending>> pending_;
   Fd listen_fd_;

@@ -9,6 +9,7 @@
 
 #include "coherence/tcp_peer.h"
 #include "coherence/tcp_transport.h"
+#include "coherence/tests/raw_peer.h"
 #include "coherence/tests/transport_test_util.h"
 #include "kernel/base/check.h"
 
@@ -18,6 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::make_header;
 using testing::on_loop;
+using testing::raw_connect;
+using testing::raw_handshake;
+using testing::RawPeer;
 using testing::RecordingHandler;
 using testing::wait_for;
 
@@ -43,12 +47,13 @@ struct TestNode {
 class Cluster {
  public:
   Cluster(std::vector<NodeId> all_ids, std::vector<NodeId> real_ids,
-          std::chrono::milliseconds timeout = 10s) {
+          std::chrono::milliseconds timeout = 10s, std::map<NodeId, ClusterKey> keys = {}) {
     for (const NodeId id : real_ids) {
       auto loop = EventLoop::create();
       HECA_CHECK(loop.has_value());
       auto node = std::make_unique<TestNode>(std::move(*loop));
-      TcpTransportConfig config{.self = id, .peers = {}, .connect_timeout = timeout};
+      TcpTransportConfig config{
+          .self = id, .peers = {}, .connect_timeout = timeout, .key = keys[id]};
       for (const NodeId peer : all_ids) config.peers.push_back({peer, "127.0.0.1", 0});
       auto transport = TcpTransport::create(node->loop, config, node->handler);
       HECA_CHECK(transport.has_value());
@@ -86,31 +91,6 @@ class Cluster {
   std::map<NodeId, std::unique_ptr<TestNode>> nodes_;
   std::map<NodeId, std::uint16_t> ports_;
 };
-
-// A raw TCP connection playing node `as` towards a real node: hello exchanged by hand.
-Fd raw_connect(std::uint16_t port, NodeId as) {
-  Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  HECA_CHECK(::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) == 0);
-  const auto hello = encode_hello(as);
-  HECA_CHECK(::write(s.get(), hello.data(), hello.size()) == static_cast<ssize_t>(hello.size()));
-  return s;
-}
-
-// Reads the peer's hello reply; false when the peer closed the connection instead.
-bool raw_read_hello(int fd) {
-  std::array<std::uint8_t, kHelloSize> reply{};
-  std::size_t got = 0;
-  while (got < reply.size()) {
-    const ssize_t n = ::read(fd, reply.data() + got, reply.size() - got);
-    if (n <= 0) return false;
-    got += static_cast<std::size_t>(n);
-  }
-  return decode_hello(reply).has_value();
-}
 
 std::vector<std::uint8_t> pattern(std::size_t size, std::uint64_t seed) {
   std::vector<std::uint8_t> bytes(size);
@@ -209,10 +189,10 @@ TEST(TcpTransport, MessagesSentBeforeConnectAreDeliveredAfterHello) {
 TEST(TcpTransport, GarbageFrameClosesOnlyThatConnection) {
   Cluster cluster({0, 1, 2}, {1, 2});
   cluster.start();
-  Fd to_1 = raw_connect(cluster.port(1), 0);
-  Fd to_2 = raw_connect(cluster.port(2), 0);
-  ASSERT_TRUE(raw_read_hello(to_1.get()));
-  ASSERT_TRUE(raw_read_hello(to_2.get()));
+  RawPeer to_1 = raw_connect(cluster.port(1), 0);
+  RawPeer to_2 = raw_connect(cluster.port(2), 0);
+  ASSERT_TRUE(raw_handshake(to_1));
+  ASSERT_TRUE(raw_handshake(to_2));
   ASSERT_TRUE(cluster.all_connected());
   const std::array<std::uint8_t, wire::kHeaderSize> garbage{0xde, 0xad, 0xbe, 0xef};
 
@@ -256,8 +236,8 @@ TEST(TcpTransport, DisconnectClosesBothEndsAndReportsTheReasonOnce) {
 TEST(TcpTransport, PeerEofInsideFrameIsReportedOnce) {
   Cluster cluster({0, 1}, {1});
   cluster.start();
-  Fd raw = raw_connect(cluster.port(1), 0);
-  ASSERT_TRUE(raw_read_hello(raw.get()));
+  RawPeer raw = raw_connect(cluster.port(1), 0);
+  ASSERT_TRUE(raw_handshake(raw));
   ASSERT_TRUE(cluster.all_connected());
   std::array<std::uint8_t, wire::kHeaderSize> header{};
   wire::encode_header(make_header(0, 1, 1, 100), header);
@@ -279,23 +259,117 @@ TEST(TcpTransport, HelloFromUnknownNodeIsRejected) {
   Cluster cluster({0, 1}, {1});
   cluster.start();
 
-  Fd stranger = raw_connect(cluster.port(1), 9);
+  RawPeer stranger = raw_connect(cluster.port(1), 9);
 
-  EXPECT_FALSE(raw_read_hello(stranger.get()));
-  Fd real = raw_connect(cluster.port(1), 0);
-  EXPECT_TRUE(raw_read_hello(real.get()));
+  EXPECT_FALSE(raw_handshake(stranger));
+  RawPeer real = raw_connect(cluster.port(1), 0);
+  EXPECT_TRUE(raw_handshake(real));
 }
 
 TEST(TcpTransport, DuplicateConnectionIsRejected) {
   Cluster cluster({0, 1}, {1});
   cluster.start();
-  Fd first = raw_connect(cluster.port(1), 0);
-  ASSERT_TRUE(raw_read_hello(first.get()));
+  RawPeer first = raw_connect(cluster.port(1), 0);
+  ASSERT_TRUE(raw_handshake(first));
 
-  Fd second = raw_connect(cluster.port(1), 0);
+  RawPeer second = raw_connect(cluster.port(1), 0);
 
-  EXPECT_FALSE(raw_read_hello(second.get()));
+  EXPECT_FALSE(raw_handshake(second));
   EXPECT_TRUE(cluster.node(1).handler.lost().empty());
+}
+
+ClusterKey key_of(std::uint8_t fill) {
+  ClusterKey key;
+  key.bytes.fill(fill);
+  return key;
+}
+
+// Reads until the peer closes the connection (true) or 5 s pass (false).
+bool closed_by_peer(int fd) {
+  const timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  HECA_CHECK(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) == 0);
+  std::array<std::uint8_t, 256> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    if (n < 0) return false;
+  }
+}
+
+void write_frame(int fd, const wire::Header& header) {
+  std::array<std::uint8_t, wire::kHeaderSize> bytes{};
+  wire::encode_header(header, bytes);
+  HECA_CHECK(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+}
+
+TEST(TcpTransportAuth, AConnectionWithoutTheKeyGetsNothingAndTheClusterRunsOn) {
+  const ClusterKey key = key_of(0x5a);
+  Cluster cluster({0, 1}, {1}, 10s, {{1, key}});
+  cluster.start();
+  RawPeer impostor = raw_connect(cluster.port(1), 0);
+
+  // Its reply does not prove a key the impostor could check; it answers with a wrong proof
+  // and sends a frame anyway.
+  EXPECT_FALSE(raw_handshake(impostor, key_of(0x33)));
+  std::array<std::uint8_t, kMacSize> guess{};
+  (void)::write(impostor.get(), guess.data(), guess.size());
+  write_frame(impostor.get(), make_header(0, 1, 1, 0));
+
+  EXPECT_TRUE(closed_by_peer(impostor.get()));
+  EXPECT_TRUE(on_loop(cluster.node(1).loop,
+                      [&] { return cluster.node(1).transport->rejected_connections(); }) >= 1);
+  EXPECT_TRUE(cluster.node(1).handler.messages().empty());
+  EXPECT_TRUE(cluster.node(1).handler.lost().empty());
+  RawPeer real = raw_connect(cluster.port(1), 0);
+  ASSERT_TRUE(raw_handshake(real, key));
+  write_frame(real.get(), make_header(0, 1, 42, 0));
+  ASSERT_TRUE(wait_for([&] { return cluster.node(1).handler.messages().size() == 1; }));
+  EXPECT_EQ(cluster.node(1).handler.messages()[0].header.request_id, 42u);
+}
+
+TEST(TcpTransportAuth, AReplayedProofIsRefused) {
+  const ClusterKey key = key_of(0x5a);
+  Cluster cluster({0, 1}, {1}, 10s, {{1, key}});
+  cluster.start();
+  // A handshake an eavesdropper saw: its hello and a valid proof for that session.
+  RawPeer seen = raw_connect(cluster.port(1), 0);
+  std::array<std::uint8_t, kHelloReplySize> reply{};
+  ASSERT_TRUE(testing::raw_read_exactly(seen.get(), reply));
+  const auto acceptor = decode_hello(std::span<const std::uint8_t, kHelloSize>(reply.data(), kHelloSize));
+  ASSERT_TRUE(acceptor.has_value());
+  const Mac captured = connect_mac(key, 0, 1, seen.nonce, acceptor->nonce);
+  seen.reset();
+
+  RawPeer replay = raw_connect(cluster.port(1), 0);
+  replay.nonce = seen.nonce;  // (the hello on the wire differs only in its nonce; same result)
+  ASSERT_TRUE(testing::raw_read_exactly(replay.get(), reply));
+  ASSERT_EQ(::write(replay.get(), captured.data(), captured.size()),
+            static_cast<ssize_t>(captured.size()));
+  write_frame(replay.get(), make_header(0, 1, 7, 0));
+
+  EXPECT_TRUE(closed_by_peer(replay.get()));
+  EXPECT_TRUE(cluster.node(1).handler.messages().empty());
+  EXPECT_TRUE(on_loop(cluster.node(1).loop,
+                      [&] { return cluster.node(1).transport->connected(0); }) == false);
+}
+
+TEST(TcpTransportAuth, NodesWithDifferentKeysNeverConnectAndSayWhy) {
+  Cluster cluster({0, 1}, {0, 1}, 500ms, {{0, key_of(1)}, {1, key_of(2)}});
+
+  cluster.start();
+
+  ASSERT_TRUE(wait_for([&] { return cluster.node(0).connect_done && cluster.node(1).connect_done; }));
+  EXPECT_FALSE(cluster.node(0).connect_status.has_value());
+  EXPECT_FALSE(cluster.node(1).connect_status.has_value());
+  // Node 0 connects (lower ids connect to higher ones): it finds node 1's reply unproven.
+  EXPECT_NE(cluster.node(0).connect_status.error().what.find("failed authentication"),
+            std::string::npos)
+      << cluster.node(0).connect_status.error().what;
+  EXPECT_GE(on_loop(cluster.node(1).loop,
+                    [&] { return cluster.node(1).transport->rejected_connections(); }),
+            1u);
+  EXPECT_TRUE(cluster.node(0).handler.messages().empty());
+  EXPECT_TRUE(cluster.node(1).handler.messages().empty());
 }
 
 TEST(TcpTransport, ConnectAllTimesOutNamingMissingPeer) {

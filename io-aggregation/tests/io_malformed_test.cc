@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coherence/tcp_peer.h"
+#include "coherence/tests/raw_peer.h"
 #include "io-aggregation/tests/io_cluster.h"
 #include "kernel/base/check.h"
 #include "kernel/base/fd.h"
@@ -60,22 +61,13 @@ struct NodeUnderTest {
   coherence::TransportHandler* handler = nullptr;
 };
 
-// A raw connection playing node 0, past the hello exchange.
+// A raw connection playing node 0, past the handshake.
 Fd connect_as_node_0(std::uint16_t port) {
-  Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  HECA_CHECK(::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) == 0);
-  const auto hello = coherence::encode_hello(0);
-  HECA_CHECK(::write(s.get(), hello.data(), hello.size()) == static_cast<ssize_t>(hello.size()));
-  std::array<std::uint8_t, coherence::kHelloSize> reply{};
-  HECA_CHECK(::recv(s.get(), reply.data(), reply.size(), MSG_WAITALL) ==
-             static_cast<ssize_t>(reply.size()));
+  coherence::testing::RawPeer peer = coherence::testing::raw_connect(port, 0);
+  HECA_CHECK(coherence::testing::raw_handshake(peer));
   const timeval timeout{.tv_sec = 5, .tv_usec = 0};
-  HECA_CHECK(::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) == 0);
-  return s;
+  HECA_CHECK(::setsockopt(peer.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) == 0);
+  return std::move(peer.fd);
 }
 
 void send_frame(int fd, const coherence::wire::Header& header,

@@ -106,12 +106,13 @@ Status read_guest(const TableReader& root, const std::filesystem::path& base_dir
   return read_guest_files(guest, base_dir, d);
 }
 
-Status read_transport(const TableReader& root, GuestDescription& d) {
+Status read_transport(const TableReader& root, const std::filesystem::path& base_dir,
+                      GuestDescription& d) {
   auto table = root.table("transport");
   if (!table) return std::unexpected(table.error());
   if (*table == nullptr) return {};
   const TableReader transport(**table, "transport", root.source());
-  if (auto s = transport.check_keys({"kind", "base_port"}); !s) return s;
+  if (auto s = transport.check_keys({"kind", "base_port", "key_file"}); !s) return s;
   auto kind = transport.string("kind");
   if (!kind) return std::unexpected(kind.error());
   if (*kind && **kind == "rdma") {
@@ -126,6 +127,13 @@ Status read_transport(const TableReader& root, GuestDescription& d) {
     return transport.error_at("base_port", fmt::format("must be 1..65535, got {}", **port));
   }
   if (*port) d.base_port = static_cast<std::uint16_t>(**port);
+  auto key_file = transport.string("key_file");
+  if (!key_file) return std::unexpected(key_file.error());
+  if (*key_file) {
+    auto path = existing_file(transport, "key_file", **key_file, base_dir);
+    if (!path) return std::unexpected(path.error());
+    d.key_file = *path;
+  }
   return {};
 }
 
@@ -253,7 +261,7 @@ Result<GuestDescription> parse_in(std::string_view text, std::string_view source
   GuestDescription d;
   d.source = std::string(source_name);
   if (auto s = read_guest(root, base_dir, d); !s) return std::unexpected(s.error());
-  if (auto s = read_transport(root, d); !s) return std::unexpected(s.error());
+  if (auto s = read_transport(root, base_dir, d); !s) return std::unexpected(s.error());
   auto entries = root.tables("node");
   if (!entries) return std::unexpected(entries.error());
   if (entries->empty()) return root.error_at("", "node: at least one [[node]] is required");

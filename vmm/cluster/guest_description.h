@@ -27,6 +27,9 @@ namespace heca::vmm::cluster {
 //   [transport]                # optional table
 //   kind = "tcp"               # "tcp" (default); "rdma" is rejected until it is built
 //   base_port = 7700           # optional, default 7700; node K listens on base_port + K
+//   key_file = "cluster.key"   # the key every node proves it holds before anything moves:
+//                              # 64 hex digits, mode 0600 (`heca run` makes one per run when
+//                              # none is given; `heca node` needs it); must exist
 //
 //   [[node]]                   # one per node, at least one
 //   id = 0                     # required; ids are exactly 0..K-1
@@ -41,7 +44,8 @@ namespace heca::vmm::cluster {
 // PC hole below 4 GiB does not matter here. Either no node lists `home` (default: the "memory" nodes, in id order, get contiguous
 // shares proportional to memory_share, rounded down to 2 MiB, the last taking the rest) or every
 // "memory" node does; then the ranges must be page-aligned, must not overlap and must cover guest
-// memory exactly. Relative kernel/initrd paths are resolved against the description's directory.
+// memory exactly. Relative kernel/initrd/key_file paths are resolved against the description's
+// directory.
 //
 // time_dilation = N tells the guest its TSC runs N times faster than it does. Its clock, its
 // timer tick and its timeouts then stretch N times, while a page transfer takes as long as
@@ -100,6 +104,7 @@ struct GuestDescription {
   std::uint32_t time_dilation = 1;    // 1..kMaxTimeDilation
   TransportKind transport = TransportKind::kTcp;
   std::uint16_t base_port = kDefaultBasePort;
+  std::string key_file;               // the cluster key (coherence/peer_auth.h); "" = none yet
   std::vector<NodeDescription> nodes; // INVARIANT: nodes[i].id == i
   friend bool operator==(const GuestDescription&, const GuestDescription&) = default;
 

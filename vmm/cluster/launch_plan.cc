@@ -59,6 +59,12 @@ toml::table node_table(const NodeDescription& node) {
   return t;
 }
 
+toml::table transport_table(const GuestDescription& description) {
+  toml::table transport{{"kind", "tcp"}, {"base_port", std::int64_t{description.base_port}}};
+  if (!description.key_file.empty()) transport.insert("key_file", description.key_file);
+  return transport;
+}
+
 }  // namespace
 
 void fill_default_addresses(GuestDescription& description, AddressMode mode) {
@@ -74,7 +80,7 @@ std::string format_guest_description(const GuestDescription& description) {
   for (const auto& node : description.nodes) nodes.push_back(node_table(node));
   const toml::table root{
       {"guest", guest_table(description)},
-      {"transport", toml::table{{"kind", "tcp"}, {"base_port", std::int64_t{description.base_port}}}},
+      {"transport", transport_table(description)},
       {"node", std::move(nodes)}};
   std::ostringstream out;
   out << root << '\n';

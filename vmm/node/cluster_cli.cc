@@ -10,7 +10,9 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <utility>
 
+#include "coherence/peer_auth.h"
 #include "firmware/litmus/session.h"
 #include "kernel/base/log.h"
 #include "vmm/cluster/launch_plan.h"
@@ -136,10 +138,20 @@ int run_node(const ClusterArgs& args) {
   std::vector<firmware::GuestWrite> extra_writes;
   auto litmus = prepare_litmus(args, *d, extra_writes);
   if (!litmus) return fail(litmus.error().message());
+  if (auto s = check_node_id(*d, args.id); !s) return fail(s.error().message());
+  if (d->key_file.empty()) {
+    return fail(fmt::format(
+        "{}: [transport] names no key_file: every node must hold the cluster's key (heca run "
+        "makes one; for heca node: (umask 077; openssl rand -hex 32 > cluster.key))",
+        args.config));
+  }
+  auto key = coherence::load_cluster_key(d->key_file);
+  if (!key) return fail(key.error().message());
   auto vm = NodeVm::create({.description = std::move(*d),
                             .id = args.id,
                             .image = std::move(*image),
                             .extra_writes = std::move(extra_writes),
+                            .key = *key,
                             .append_tsc_khz = test_guest,
                             .start = args.start,
                             .timeout = std::chrono::duration<double>(args.timeout_s),
@@ -168,9 +180,40 @@ int run_node(const ClusterArgs& args) {
   return code;
 }
 
+// A fresh cluster key for one `heca run`, in a private directory; both go when it ends.
+class RunKey {
+ public:
+  static Result<RunKey> create() {
+    std::string dir = "/tmp/heca-key-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) return errno_error("creating a directory for the cluster key");
+    RunKey key(dir);
+    if (auto s = coherence::write_new_cluster_key(key.path()); !s) return std::unexpected(s.error());
+    return key;
+  }
+  RunKey(RunKey&& other) noexcept : dir_(std::exchange(other.dir_, {})) {}
+  RunKey& operator=(RunKey&&) = delete;
+  ~RunKey() {
+    if (dir_.empty()) return;
+    ::unlink(path().c_str());
+    ::rmdir(dir_.c_str());
+  }
+  [[nodiscard]] std::string path() const { return dir_ + "/cluster.key"; }
+
+ private:
+  explicit RunKey(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
 int run_cluster(const ClusterArgs& args) {
   auto d = cluster::load_guest_description(args.config);
   if (!d) return fail(d.error().message());
+  std::optional<RunKey> run_key;
+  if (d->key_file.empty()) {
+    auto key = RunKey::create();
+    if (!key) return fail(key.error().message());
+    run_key.emplace(std::move(*key));
+    d->key_file = run_key->path();
+  }
   std::optional<cluster::NetnsCluster> net;
   if (auto n = cluster::NetnsCluster::create(d->nodes.size()); n) {
     net.emplace(std::move(*n));

@@ -56,7 +56,8 @@ Result<std::unique_ptr<NodeLinks>> NodeLinks::connect(NodeLinksConfig config) {
             }});
   }
   auto tcp = coherence::TcpTransport::create(
-      links->loop_, {.self = cfg.self, .peers = cfg.peers, .connect_timeout = cfg.connect_timeout},
+      links->loop_,
+      {.self = cfg.self, .peers = cfg.peers, .connect_timeout = cfg.connect_timeout, .key = cfg.key},
       *links);
   if (!tcp) return wrap_error(tcp.error(), "creating the node links");
   links->tcp_ = std::move(*tcp);

@@ -52,6 +52,7 @@ struct NodeLinksConfig {
   std::vector<coherence::PeerAddress> peers;  // every node, self included, indexed by id
   const io::IoBus* bus = nullptr;             // the I/O node's devices (I/O node only)
   std::chrono::milliseconds connect_timeout{15000};
+  coherence::ClusterKey key;  // every link proves it before any message crosses
   // Compute nodes: the I/O node reported the guest's exit (loop thread).
   std::function<void(std::uint32_t exit_code)> on_guest_exit;
   // An interrupt for a vCPU this node runs (loop thread).

@@ -75,11 +75,14 @@ NodeVm::~NodeVm() {
   if (links_) links_->shut_down();
 }
 
+Status check_node_id(const cluster::GuestDescription& description, std::uint32_t id) {
+  if (id < description.nodes.size()) return {};
+  return make_error(
+      fmt::format("--id {}: the guest description has nodes 0..{}", id, description.nodes.size() - 1));
+}
+
 Result<std::unique_ptr<NodeVm>> NodeVm::create(NodeVmConfig config) {
-  if (config.id >= config.description.nodes.size()) {
-    return make_error(fmt::format("--id {}: the guest description has nodes 0..{}", config.id,
-                                  config.description.nodes.size() - 1));
-  }
+  if (auto s = check_node_id(config.description, config.id); !s) return std::unexpected(s.error());
   std::unique_ptr<NodeVm> vm(new NodeVm(std::move(config)));
   if (auto s = vm->build(); !s) return std::unexpected(s.error());
   return vm;
@@ -127,7 +130,8 @@ Status NodeVm::join_memory() {
        .min_hold = hold_from_env("HECA_MIN_HOLD_US", coherence::ClusterConfig{}.min_hold),
        .max_hold = hold_from_env("HECA_MAX_HOLD_US", kDefaultMaxHold),
        .home_starts_owner = true,
-       .connect_timeout = std::chrono::milliseconds(15000)});
+       .connect_timeout = std::chrono::milliseconds(15000),
+       .key = config_.key});
   if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
   memory_ = std::move(*memory);
   return {};
@@ -186,6 +190,7 @@ Status NodeVm::connect_links() {
        .io_node = static_cast<NodeId>(d.io_node()),
        .peers = peer_addresses(d, kLinkPortOffset),
        .bus = &bus_,
+       .key = config_.key,
        // The guest's result is the I/O node's exit code. A compute node that stops because the
        // guest ended exits 0: with the guest's code, a non-zero result seen at a compute node
        // first looked to the supervisor like a lost node.

@@ -37,6 +37,7 @@ struct NodeVmConfig {
   std::uint32_t id = 0;
   GuestImage image;
   std::vector<firmware::GuestWrite> extra_writes;  // e.g. a litmus blob
+  coherence::ClusterKey key;  // every other node proves it holds this before anything moves
   bool append_tsc_khz = false;                     // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
   std::chrono::steady_clock::time_point start;
   std::chrono::duration<double> timeout{0};   // 0: wait for the guest forever
@@ -46,6 +47,9 @@ struct NodeVmConfig {
 // The guest's NUMA layout as the loader takes it: node K of the description is proximity domain
 // K, with its vCPUs and its home RAM. Empty for a single-node guest (no SRAT/SLIT).
 [[nodiscard]] std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description);
+
+// An error naming the description's node ids when `id` is not one of them.
+[[nodiscard]] Status check_node_id(const cluster::GuestDescription& description, std::uint32_t id);
 
 // THREADS: create() and run() on the main thread. Callbacks arrive on vCPU, proxy, link and
 // coherence threads; they only finish the latch, inject interrupts or forward messages.

@@ -136,6 +136,16 @@ TEST(GuestDescription, TimeDilationIsRead) {
             20U);
 }
 
+TEST(GuestDescription, KeyFileIsReadAndMustExist) {
+  EXPECT_EQ(parse_ok(with_two_nodes(std::string(kGuest) + "[transport]\nkey_file = \"/bin/sh\"\n"))
+                .key_file,
+            "/bin/sh");
+  EXPECT_EQ(parse_ok(with_two_nodes(kGuest)).key_file, "");
+  EXPECT_THAT(error_of(with_two_nodes(std::string(kGuest) +
+                                      "[transport]\nkey_file = \"/nonexistent/cluster.key\"\n")),
+              AllOf(HasSubstr("transport.key_file"), HasSubstr("/nonexistent/cluster.key")));
+}
+
 TEST(GuestDescriptionErrors, TimeDilationOutOfRangeIsNamed) {
   EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = 0\n")),
               HasSubstr("guest.time_dilation: must be 1..1000, got 0"));

@@ -40,6 +40,8 @@ kind = "linux"
 kernel = "/bin/sh"
 cmdline = "console=ttyS0 quiet"
 time_dilation = 10
+[transport]
+key_file = "/bin/sh"
 [[node]]
 id = 0
 roles = ["compute", "memory", "io"]
