@@ -74,10 +74,9 @@ Node::Options node_options(ClusterMemory::Parts& parts) {
                    .max_hold = std::chrono::duration_cast<Nanos>(cfg.max_hold),
                    .prefetch_window = cfg.prefetch_window,
                    .home_starts_owner = cfg.home_starts_owner},
-      .on_fatal = [p = &parts, user = cfg.on_fatal ? cfg.on_fatal : default_fatal_handler()](
-                      const std::string& why) {
+      .on_fatal = [p = &parts, user = cfg.on_fatal](const std::string& why) {
         p->failed = true;
-        user(why);
+        if (user) user(why);
       }};
   for (const PeerAddress& peer : cfg.peers) {
     options.peer_names.push_back(fmt::format("{}:{}", peer.host, peer.port));

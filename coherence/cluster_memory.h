@@ -36,7 +36,8 @@ struct ClusterConfig {
   std::chrono::milliseconds connect_timeout{10000};
   ClusterKey key;  // every peer proves it before a page moves (coherence/peer_auth.h)
   // Called (loop thread) when the region becomes unusable, e.g. "lost node 2 (10.0.0.3:7000):
-  // connection reset". Default: print it and _exit(3).
+  // connection reset". Either way the failure is logged and barrier()/leave() report it; the
+  // application decides what else happens (a vCPU may wait in a fault no node will serve).
   FatalHandler on_fatal;
 };
 

@@ -29,14 +29,6 @@ std::string NodeCounters::to_string() const {
   return out + fmt::format(" | zero-copy payloads={}", zero_copy_payloads);
 }
 
-FatalHandler default_fatal_handler() {
-  return [](const std::string& why) {
-    std::fprintf(stderr, "heca: %s\n", why.c_str());
-    std::fflush(stderr);
-    ::_exit(3);
-  };
-}
-
 Node::Node(EventLoop& loop, kernel::MemfdRegion& region, kernel::Uffd& uffd, Options options)
     : loop_(loop),
       region_(region),
@@ -45,7 +37,6 @@ Node::Node(EventLoop& loop, kernel::MemfdRegion& region, kernel::Uffd& uffd, Opt
       protocol_(options_.protocol),
       peer_epoch_(options_.protocol.homes.node_count(), 0),
       peer_leaving_(options_.protocol.homes.node_count(), false) {
-  if (!options_.on_fatal) options_.on_fatal = default_fatal_handler();
 }
 
 Node::~Node() {
@@ -266,7 +257,7 @@ void Node::fatal(const std::string& why) {
   if (failed_) return;
   failed_ = true;
   spdlog::error("{}", why);
-  options_.on_fatal(why);
+  if (options_.on_fatal) options_.on_fatal(why);
 }
 
 }  // namespace heca::coherence

@@ -49,7 +49,8 @@ struct NodeStats {
 };
 
 // Called once, on the loop thread, when the region became unusable (a peer was lost, a peer
-// broke the protocol, a uffd operation failed). The default prints and _exit(3)s.
+// broke the protocol, a uffd operation failed), after the node logged it. Optional: the library
+// never ends the process; the application does what its failure policy says.
 using FatalHandler = std::function<void(const std::string& why)>;
 
 // Thread-safety: every method runs on the EventLoop's thread, except construction (before the
@@ -128,7 +129,5 @@ class Node final : public TransportHandler {
   std::vector<Nanos> latency_samples_;                  // ring of the last kLatencySamples
   std::uint64_t timed_faults_ = 0;
 };
-
-[[nodiscard]] FatalHandler default_fatal_handler();
 
 }  // namespace heca::coherence

@@ -1,6 +1,7 @@
 // heca-dsm: joins a coherent-memory cluster and runs one checked workload on it.
 // Exit status: 0 pass, 1 a check failed, 2 bad usage or set-up error, 3 a peer was lost.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -69,6 +70,13 @@ int run(const Args& args) {
     return 2;
   }
   const std::size_t nodes = config->peers.size();
+  // The tool's policy: workload threads may wait in a fault no node will serve, so a node
+  // whose region failed exits at once with code 3 (what the cluster tests expect).
+  config->on_fatal = [](const std::string& why) {
+    std::fprintf(stderr, "heca: %s\n", why.c_str());
+    std::fflush(stderr);
+    ::_exit(3);
+  };
   auto memory = ClusterMemory::join(std::move(*config));
   if (!memory) {
     std::fprintf(stderr, "heca-dsm: %s\n", memory.error().message().c_str());

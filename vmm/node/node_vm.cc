@@ -131,7 +131,9 @@ Status NodeVm::join_memory() {
        .max_hold = hold_from_env("HECA_MAX_HOLD_US", kDefaultMaxHold),
        .home_starts_owner = true,
        .connect_timeout = std::chrono::milliseconds(15000),
-       .key = config_.key});
+       .key = config_.key,
+       // A lost memory peer or a broken protocol ends the guest through the one stop path.
+       .on_fatal = [this](const std::string& why) { stop_guest({kExitVmFailure, "memory: " + why}); }});
   if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
   memory_ = std::move(*memory);
   return {};
@@ -379,7 +381,8 @@ void NodeVm::finish(VmOutcome outcome) {
 // this node's timeout ran out): they stop too, instead of waiting on this node's vCPUs.
 void NodeVm::stop_guest(VmOutcome outcome) {
   const auto code = static_cast<std::uint32_t>(outcome.exit_code);
-  if (latch_.finish(std::move(outcome))) links_->broadcast_guest_stop(code);
+  // The memory cluster can fail before the links exist (while joining): nobody to tell yet.
+  if (latch_.finish(std::move(outcome)) && links_) links_->broadcast_guest_stop(code);
 }
 
 Status NodeVm::stop_vcpus(std::chrono::milliseconds grace) {
