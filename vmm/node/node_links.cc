@@ -2,6 +2,9 @@
 
 #include <x86intrin.h>
 
+#include <algorithm>
+#include <variant>
+
 #include <fmt/format.h>
 
 #include "io-aggregation/io_wire.h"
@@ -13,6 +16,11 @@ namespace {
 bool is_io_type(std::uint8_t type) {
   return type >= io::kFirstIoMessageType && type <= io::kLastIoMessageType;
 }
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
 
 }  // namespace
 
@@ -82,12 +90,8 @@ void NodeLinks::shut_down() {
 void NodeLinks::send_ipi(NodeId to, IpiKind kind, std::uint32_t apic_id, std::uint8_t vector) {
   ipis_sent_[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
   loop_.post([this, to, kind, apic_id, vector] {
-    coherence::wire::Header header{.type = kForwardedInterruptType,
-                                   .flags = static_cast<std::uint16_t>(kind),
-                                   .payload_length = 0,
-                                   .sender = config_.self,
-                                   .page = apic_id,
-                                   .request_id = vector};
+    const coherence::wire::Header header = encode_link(
+        ForwardedInterrupt{.kind = kind, .apic_id = apic_id, .vector = vector}, config_.self);
     if (auto s = tcp_->send(to, header, {}); !s && !stopping_) {
       config_.on_link_failed(fmt::format("forwarding an interrupt to node {}: {}", to,
                                          s.error().message()));
@@ -101,8 +105,9 @@ void NodeLinks::broadcast_guest_exit(std::uint32_t exit_code) {
 
 void NodeLinks::broadcast_guest_stop(std::uint32_t exit_code) {
   loop_.post([this, exit_code] {
-    const coherence::wire::Header header{
-        .type = kGuestStopType, .sender = config_.self, .page = exit_code};
+    const coherence::wire::Header header = encode_link(
+        GuestStop{.exit_code = static_cast<std::uint8_t>(std::min<std::uint32_t>(exit_code, 0xFF))},
+        config_.self);
     for (const auto& peer : config_.peers) {
       // A peer already gone needs no telling; its loss is reported on its own.
       if (peer.id != config_.self) (void)tcp_->send(peer.id, header, {});
@@ -152,8 +157,8 @@ Result<TscOffset> NodeLinks::measure_tsc_offset(NodeId reference, int rounds,
     reply_tsc_.reset();
     const std::uint64_t sent = __rdtsc();
     loop_.post([this, reference, sequence] {
-      const coherence::wire::Header probe{
-          .type = kTscProbeType, .sender = config_.self, .request_id = sequence};
+      const coherence::wire::Header probe =
+          encode_link(TscProbe{.sequence = sequence}, config_.self);
       (void)tcp_->send(reference, probe, {});  // a lost link shows as a missing reply
     });
     if (!probe_cv_.wait_for(lock, timeout, [this] { return reply_tsc_.has_value(); })) {
@@ -175,43 +180,39 @@ Result<TscOffset> NodeLinks::measure_tsc_offset(NodeId reference, int rounds,
 void NodeLinks::on_message(NodeId from, const coherence::wire::Header& header,
                            std::span<const std::uint8_t> payload) {
   if (is_io_type(header.type)) return io_handler().on_message(from, header, payload);
-  if (header.type == kTscProbeType) {
-    const coherence::wire::Header reply{.type = kTscReplyType,
-                                        .sender = config_.self,
-                                        .page = __rdtsc(),
-                                        .request_id = header.request_id};
-    (void)tcp_->send(from, reply, {});
+  auto message = decode_link(header, payload, from);
+  if (!message) {
+    // Nothing more is read from that link; its loss stops the guest and names the reason.
+    tcp_->disconnect(from, Error{EPROTO, fmt::format("node {} sent {}", from, message.error().what)});
     return;
   }
-  if (header.type == kTscReplyType) {
-    const std::uint64_t now = __rdtsc();
-    {
-      const std::lock_guard lock(probe_mu_);
-      if (header.request_id != probe_sequence_) return;  // a late reply to an old probe
-      reply_tsc_ = header.page;
-      reply_local_tsc_ = now;
-    }
-    probe_cv_.notify_all();
-    return;
-  }
-  on_link_message(from, header);
+  std::visit(Overloaded{[&](const TscProbe& probe) {
+                          const auto reply =
+                              encode_link(TscReply{.sequence = probe.sequence, .tsc = __rdtsc()},
+                                          config_.self);
+                          (void)tcp_->send(from, reply, {});  // a lost link is reported on its own
+                        },
+                        [&](const TscReply& reply) { on_tsc_reply(reply); },
+                        [&](const GuestStop& stop) {
+                          if (config_.on_guest_stop) config_.on_guest_stop(from, stop.exit_code);
+                        },
+                        [&](const ForwardedInterrupt& ipi) {
+                          ipis_received_[static_cast<std::size_t>(ipi.kind)].fetch_add(
+                              1, std::memory_order_relaxed);
+                          config_.on_ipi(ipi.kind, ipi.apic_id, ipi.vector);
+                        }},
+             *message);
 }
 
-void NodeLinks::on_link_message(NodeId from, const coherence::wire::Header& header) {
-  if (header.type == kGuestStopType && header.page <= 0xFF) {
-    if (config_.on_guest_stop) config_.on_guest_stop(from, static_cast<std::uint32_t>(header.page));
-    return;
+void NodeLinks::on_tsc_reply(const TscReply& reply) {
+  const std::uint64_t now = __rdtsc();
+  {
+    const std::lock_guard lock(probe_mu_);
+    if (reply.sequence != probe_sequence_) return;  // a late reply to an old probe
+    reply_tsc_ = reply.tsc;
+    reply_local_tsc_ = now;
   }
-  if (header.type != kForwardedInterruptType || header.flags >= kIpiKindCount ||
-      header.page > UINT32_MAX || header.request_id > 0xFF) {
-    spdlog::warn("node {}: ignoring a malformed link message (type {}) from node {}",
-                 config_.self, header.type, from);
-    return;
-  }
-  const auto kind = static_cast<IpiKind>(header.flags);
-  ipis_received_[header.flags].fetch_add(1, std::memory_order_relaxed);
-  config_.on_ipi(kind, static_cast<std::uint32_t>(header.page),
-                 static_cast<std::uint8_t>(header.request_id));
+  probe_cv_.notify_all();
 }
 
 void NodeLinks::on_peer_lost(NodeId peer, const Error& why) {

@@ -21,22 +21,14 @@
 #include "io-aggregation/io_forwarder.h"
 #include "io-aggregation/io_server.h"
 #include "kernel/base/result.h"
+#include "vmm/node/link_wire.h"
 
 namespace heca::vmm::node {
 
 using coherence::NodeId;
 
-// A forwarded interrupt travels as one header-only message of this type (outside the coherence
-// and I/O type ranges): flags = IpiKind, page = destination APIC id, request_id = vector.
-inline constexpr std::uint8_t kForwardedInterruptType = 0x50;
-enum class IpiKind : std::uint8_t { kFixed = 0, kNmi = 1, kInit = 2, kSipi = 3 };
-// Host-TSC probes (header-only): a probe carries its sequence number in request_id; the reply
-// echoes it and carries the replier's TSC, read on receipt, in page.
-inline constexpr std::uint8_t kTscProbeType = 0x51;
-inline constexpr std::uint8_t kTscReplyType = 0x52;
-// The guest stopped on the sender (a vCPU crashed, or its timeout ran out): header-only, page =
-// the exit code (0..255). Every receiver stops the guest too, so no node waits on a dead one.
-inline constexpr std::uint8_t kGuestStopType = 0x53;
+// Forwarded interrupts, TSC probes and the guest-stop notice travel as link messages
+// (link_wire.h); a malformed or unknown one closes that link, which stops the guest.
 
 // This host's TSC against another node's host TSC: theirs ~= ours + offset, to within
 // +-uncertainty (half the round trip of the best probe).
@@ -44,7 +36,6 @@ struct TscOffset {
   std::int64_t offset = 0;
   std::uint64_t uncertainty = 0;
 };
-inline constexpr std::size_t kIpiKindCount = 4;
 
 struct NodeLinksConfig {
   NodeId self = 0;
@@ -124,7 +115,7 @@ class NodeLinks final : public coherence::TransportHandler {
   std::optional<std::uint64_t> reply_tsc_;  // their TSC; GUARDED_BY(probe_mu_)
   std::uint64_t reply_local_tsc_ = 0;       // ours when the reply arrived; GUARDED_BY(probe_mu_)
 
-  void on_link_message(NodeId from, const coherence::wire::Header& header);
+  void on_tsc_reply(const TscReply& reply);
 };
 
 [[nodiscard]] const char* ipi_kind_name(IpiKind kind);

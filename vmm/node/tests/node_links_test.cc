@@ -7,11 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "coherence/tests/raw_peer.h"
 #include "tests/support/loopback_ports.h"
 
 namespace heca::vmm::node {
@@ -24,6 +27,7 @@ class Register final : public io::IoDevice {
  public:
   void read(std::uint64_t, std::span<std::uint8_t> data) override { data[0] = value_.load(); }
   void write(std::uint64_t, std::span<const std::uint8_t> data) override { value_ = data[0]; }
+
  private:
   std::atomic<std::uint8_t> value_{0};
 };
@@ -49,25 +53,32 @@ bool eventually(Predicate done) {
 class NodeLinksPair : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(bus_.add(io::AddressSpace::kPio, 0x80, 1, std::make_shared<Register>()).has_value());
+    ASSERT_TRUE(
+        bus_.add(io::AddressSpace::kPio, 0x80, 1, std::make_shared<Register>()).has_value());
     const auto ports = testing::free_loopback_ports(2);
-    std::vector<coherence::PeerAddress> peers{{0, "127.0.0.1", ports[0]}, {1, "127.0.0.1", ports[1]}};
+    std::vector<coherence::PeerAddress> peers{{0, "127.0.0.1", ports[0]},
+                                              {1, "127.0.0.1", ports[1]}};
     auto config = [&](NodeId self, Received& r) {
-      return NodeLinksConfig{
-          .self = self, .io_node = 0, .peers = peers, .bus = &bus_,
-          .connect_timeout = 5000ms,
-          .on_guest_exit = [&r](std::uint32_t code) { r.exit_code = code; },
-          .on_ipi = [&r](IpiKind k, std::uint32_t apic, std::uint8_t v) {
-            std::lock_guard lock(r.mu);
-            r.ipis.emplace_back(k, apic, v);
-          },
-          .on_link_failed = [](const std::string&) {},
-          .on_guest_stop = [&r](NodeId from, std::uint32_t code) {
-            r.stop_code = code;
-            r.stop_from = from;
-          }};
+      return NodeLinksConfig{.self = self,
+                             .io_node = 0,
+                             .peers = peers,
+                             .bus = &bus_,
+                             .connect_timeout = 5000ms,
+                             .on_guest_exit = [&r](std::uint32_t code) { r.exit_code = code; },
+                             .on_ipi =
+                                 [&r](IpiKind k, std::uint32_t apic, std::uint8_t v) {
+                                   std::lock_guard lock(r.mu);
+                                   r.ipis.emplace_back(k, apic, v);
+                                 },
+                             .on_link_failed = [](const std::string&) {},
+                             .on_guest_stop =
+                                 [&r](NodeId from, std::uint32_t code) {
+                                   r.stop_code = code;
+                                   r.stop_from = from;
+                                 }};
     };
-    auto io = std::async(std::launch::async, [&] { return NodeLinks::connect(config(0, io_seen_)); });
+    auto io =
+        std::async(std::launch::async, [&] { return NodeLinks::connect(config(0, io_seen_)); });
     auto compute = NodeLinks::connect(config(1, compute_seen_));
     auto io_links = io.get();
     ASSERT_TRUE(io_links.has_value()) << io_links.error().message();
@@ -164,6 +175,115 @@ TEST_F(NodeLinksPair, TscProbeOfAGoneNodeFailsNamingIt) {
   ASSERT_FALSE(tsc.has_value());
   EXPECT_NE(tsc.error().message().find("node 0 did not answer a clock probe"), std::string::npos)
       << tsc.error().message();
+}
+
+// Real compute nodes 1 and 2; the I/O node 0 is played by raw sockets (it connects to both,
+// being the lowest id), so a test can send them any frame.
+class NodeLinksWithRawIoNode : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto ports = testing::free_loopback_ports(3);
+    std::vector<coherence::PeerAddress> peers{
+        {0, "127.0.0.1", ports[0]}, {1, "127.0.0.1", ports[1]}, {2, "127.0.0.1", ports[2]}};
+    auto config = [&](NodeId self) {
+      return NodeLinksConfig{.self = self,
+                             .io_node = 0,
+                             .peers = peers,
+                             .connect_timeout = 5000ms,
+                             .on_guest_exit = [](std::uint32_t) {},
+                             .on_ipi = [this](IpiKind, std::uint32_t, std::uint8_t) { ++ipis_; },
+                             .on_link_failed =
+                                 [this, self](const std::string& why) {
+                                   std::lock_guard lock(mu_);
+                                   failures_[self] += why + "\n";
+                                 },
+                             .on_guest_stop = [](NodeId, std::uint32_t) {}};
+    };
+    auto one = std::async(std::launch::async, [&] { return NodeLinks::connect(config(1)); });
+    auto two = std::async(std::launch::async, [&] { return NodeLinks::connect(config(2)); });
+    for (std::size_t i = 0; i < 2; ++i) {
+      // The real nodes listen once NodeLinks::connect has created their transports.
+      for (int tries = 0; tries < 500 && !raw_[i].fd; ++tries) {
+        std::this_thread::sleep_for(10ms);
+        raw_[i] = try_connect(ports[i + 1]);
+      }
+      ASSERT_TRUE(raw_[i].fd) << "node " << i + 1 << " never listened";
+      ASSERT_TRUE(coherence::testing::raw_handshake(raw_[i]));
+    }
+    auto a = one.get();
+    auto b = two.get();
+    ASSERT_TRUE(a.has_value()) << a.error().message();
+    ASSERT_TRUE(b.has_value()) << b.error().message();
+    one_ = std::move(*a);
+    two_ = std::move(*b);
+  }
+
+  static coherence::testing::RawPeer try_connect(std::uint16_t port) {
+    Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) return {};
+    coherence::testing::RawPeer peer{
+        .fd = std::move(s), .as = 0, .nonce = coherence::fresh_nonce()};
+    const auto hello = coherence::encode_hello({.id = 0, .nonce = peer.nonce});
+    if (::write(peer.get(), hello.data(), hello.size()) != static_cast<ssize_t>(hello.size()))
+      return {};
+    return peer;
+  }
+
+  void send(std::size_t node, const coherence::wire::Header& header) {
+    std::array<std::uint8_t, coherence::wire::kHeaderSize> bytes{};
+    coherence::wire::encode_header(header, bytes);
+    ASSERT_EQ(::write(raw_[node - 1].get(), bytes.data(), bytes.size()),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  std::string failures(NodeId node) {
+    std::lock_guard lock(mu_);
+    return failures_[node];
+  }
+
+  std::mutex mu_;
+  std::map<NodeId, std::string> failures_;
+  std::atomic<int> ipis_{0};
+  std::array<coherence::testing::RawPeer, 2> raw_;
+  std::unique_ptr<NodeLinks> one_;
+  std::unique_ptr<NodeLinks> two_;
+};
+
+TEST_F(NodeLinksWithRawIoNode, AMalformedLinkMessageClosesThatLinkNamingItAndIsNotActedOn) {
+  coherence::wire::Header bad =
+      encode_link(ForwardedInterrupt{.kind = IpiKind::kFixed, .apic_id = 1, .vector = 0x30}, 0);
+  bad.flags = 9;
+
+  send(1, bad);
+
+  ASSERT_TRUE(eventually([&] { return !failures(1).empty(); }));
+  EXPECT_NE(failures(1).find("lost node 0"), std::string::npos) << failures(1);
+  EXPECT_NE(failures(1).find("node 0 sent malformed link message (forwarded interrupt, type 0x50): "
+                             "flags (IPI kind) 0x9 is above 0x3"),
+            std::string::npos)
+      << failures(1);
+  EXPECT_EQ(ipis_.load(), 0);
+  EXPECT_TRUE(failures(2).empty()) << failures(2);
+}
+
+TEST_F(NodeLinksWithRawIoNode, AnUnknownFrameTypeClosesThatLinkNamingIt) {
+  send(2, coherence::wire::Header{.type = 0x5E, .sender = 0});
+
+  ASSERT_TRUE(eventually([&] { return !failures(2).empty(); }));
+  EXPECT_NE(failures(2).find("node 0 sent unknown message type 0x5e on a node link"),
+            std::string::npos)
+      << failures(2);
+}
+
+TEST_F(NodeLinksWithRawIoNode, AWellFormedInterruptFromTheRawNodeArrives) {
+  send(1,
+       encode_link(ForwardedInterrupt{.kind = IpiKind::kFixed, .apic_id = 1, .vector = 0x30}, 0));
+
+  EXPECT_TRUE(eventually([&] { return ipis_.load() == 1; }));
+  EXPECT_TRUE(failures(1).empty()) << failures(1);
 }
 
 }  // namespace
