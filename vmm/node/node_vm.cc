@@ -467,7 +467,7 @@ std::string NodeVm::progress_line() {
   return fmt::format(
       "progress: node {}, {:.0f} s: guest time {:.1f} s, {} page faults ({:.0f}/s), {} pages "
       "received, {} served",
-      config_.id, elapsed, elapsed * config_.description.time_dilation, faults, rate,
+      config_.id, elapsed, elapsed / config_.description.time_dilation, faults, rate,
       mem.grants_received, mem.fetches_served);
 }
 
