@@ -73,7 +73,8 @@ Node::Options node_options(ClusterMemory::Parts& parts) {
                    .min_hold = std::chrono::duration_cast<Nanos>(cfg.min_hold),
                    .max_hold = std::chrono::duration_cast<Nanos>(cfg.max_hold),
                    .prefetch_window = cfg.prefetch_window,
-                   .home_starts_owner = cfg.home_starts_owner},
+                   .home_starts_owner = cfg.home_starts_owner,
+                   .reads_take_ownership = cfg.reads_take_ownership},
       .on_fatal = [p = &parts, user = cfg.on_fatal](const std::string& why) {
         p->failed = true;
         if (user) user(why);

@@ -32,6 +32,7 @@ struct ClusterConfig {
   std::chrono::nanoseconds min_hold{std::chrono::microseconds(20)};
   std::chrono::nanoseconds max_hold{0};  // see ProtocolConfig::max_hold
   bool home_starts_owner = false;  // see ProtocolConfig::home_starts_owner
+  bool reads_take_ownership = false;  // see ProtocolConfig::reads_take_ownership
   std::optional<FaultInjectionConfig> fault_injection;  // delay/reorder every message sent
   std::chrono::milliseconds connect_timeout{10000};
   ClusterKey key;  // every peer proves it before a page moves (coherence/peer_auth.h)

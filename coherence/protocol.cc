@@ -40,7 +40,8 @@ Protocol::Protocol(ProtocolConfig config)
                                  .prefetch_window = config_.prefetch_window,
                                  .owned_home = config_.home_starts_owner
                                                    ? std::optional<NodeId>(config_.self)
-                                                   : std::nullopt},
+                                                   : std::nullopt,
+                                 .reads_take_ownership = config_.reads_take_ownership},
                  stats_) {
   HECA_CHECK(config_.homes.node_count() <= kMaxNodes);
   HECA_CHECK(config_.self < config_.homes.node_count());

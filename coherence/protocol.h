@@ -28,6 +28,11 @@ struct ProtocolConfig {
   // writable by the runtime), so a node touches the memory it is home of without faults.
   // Otherwise every page starts Invalid everywhere and the home also faults its own pages in.
   bool home_starts_owner = false;
+  // Every fault asks for the page Modified, so this node never installs a page Shared
+  // (read-only): for hosts that cannot map a page read-only in one step (Linux < 6.4, see
+  // kernel/uffd.h), where a second local vCPU could write the page in between. Reads of
+  // shared pages then move the page instead of copying it; coherence is unchanged.
+  bool reads_take_ownership = false;
 };
 
 // Thread-safety: single-threaded; the node runtime calls it from its event-loop thread only.

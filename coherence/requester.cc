@@ -36,6 +36,7 @@ PageRequester::PageRequester(const HomeMap& homes, RequesterConfig config, Proto
 // request just waits for it; a write fault during a read request upgrades after the grant.
 void PageRequester::on_fault(PageIndex page, Access access, Nanos now, Outbox& out) {
   ++(access == Access::kRead ? stats_.read_faults : stats_.write_faults);
+  if (config_.reads_take_ownership) access = Access::kWrite;
   LocalPage& local = pages_[page];
   if (satisfies(local.state, access)) {
     ++stats_.spurious_faults;  // resolved before the fault was read: wake the thread

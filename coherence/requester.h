@@ -20,6 +20,7 @@ struct RequesterConfig {
   std::uint32_t prefetch_window = 0;
   // Pages homed at this node start Modified here (see ProtocolConfig::home_starts_owner).
   std::optional<NodeId> owned_home;
+  bool reads_take_ownership = false;  // see ProtocolConfig::reads_take_ownership
 };
 
 // Thread-safety: owned by one Protocol, called on its thread only.

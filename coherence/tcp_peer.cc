@@ -176,7 +176,8 @@ Status TcpPeer::consume_hello() {
   }
   const NodeId self = owner_.self();
   const Mac expected = accept_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);
-  if (!mac_matches(expected, std::span<const std::uint8_t, kMacSize>(reply + kHelloSize, kMacSize))) {
+  if (!mac_matches(expected,
+                   std::span<const std::uint8_t, kMacSize>(reply + kHelloSize, kMacSize))) {
     return make_error("it failed authentication: its reply does not prove the cluster key", EACCES);
   }
   const Mac proof = connect_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);

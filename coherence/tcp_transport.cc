@@ -236,7 +236,8 @@ void TcpTransport::on_pending_proof(Pending& p) {
   const int fd = p.socket.get();
   const NodeId id = p.hello.id;
   const Mac expected = connect_mac(key_, id, self_, p.hello.nonce, p.nonce);
-  if (!mac_matches(expected, std::span<const std::uint8_t, kProofSize>(p.bytes.data(), kProofSize))) {
+  if (!mac_matches(expected,
+                   std::span<const std::uint8_t, kProofSize>(p.bytes.data(), kProofSize))) {
     return drop_pending(fd, "a connection claiming to be node " + std::to_string(id) +
                                 " failed authentication (wrong cluster key, or a replayed "
                                 "handshake); nothing was served to it");

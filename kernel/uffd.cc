@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -205,6 +207,16 @@ Status Uffd::map_page(std::uint64_t offset, bool write_protect) {
   }
   if (write_protect) continue_wp.store(ContinueWp::kSupported, std::memory_order_relaxed);
   return {};
+}
+
+bool Uffd::one_step_read_only() {
+  if (continue_wp.load(std::memory_order_relaxed) == ContinueWp::kMissing) return false;
+  utsname name{};
+  if (::uname(&name) != 0) return false;
+  unsigned major = 0;
+  unsigned minor = 0;
+  if (std::sscanf(name.release, "%u.%u", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 4);
 }
 
 void Uffd::use_two_step_read_only(bool two_step) {

@@ -53,6 +53,9 @@ class Uffd {
   // Takes the two-step read-only mapping of hosts without UFFDIO_CONTINUE_MODE_WP (before
   // Linux 6.4) even where the kernel has it (true), or detects again (false). Process-wide.
   static void use_two_step_read_only(bool two_step);
+  // Whether this host maps read-only pages in one step (UFFDIO_CONTINUE_MODE_WP, Linux 6.4+),
+  // from the kernel release; false where the release cannot be read.
+  [[nodiscard]] static bool one_step_read_only();
   // S <-> M for a mapped page; un-protecting wakes the threads waiting on a WP fault.
   [[nodiscard]] Status set_write_protect(std::uint64_t offset, bool write_protect);
   // MADV_DONTNEED on the guest-view page: drops the PTE (state I); the page cache stays.

@@ -35,6 +35,21 @@ int count(const Actions& actions) {
   return n;
 }
 
+TEST(PageRequester, WithReadsTakingOwnershipAReadFaultAsksForTheWholePageAndNeverMapsItShared) {
+  SimCluster sim(SimConfig{.nodes = 2,
+                           .pages = 4,
+                           .homes = HomeMap::interleave(4, 2, 1),
+                           .reads_take_ownership = true});
+
+  sim.fault(0, kRemotePage, Access::kRead);
+
+  ASSERT_EQ(sim.channel(0, 1).size(), 1U);
+  EXPECT_EQ(sim.channel(0, 1).front().message.type, MessageType::kWriteRequest);
+  ASSERT_TRUE(sim.settle());
+  EXPECT_EQ(sim.mapped(0, kRemotePage), PageState::kModified);
+  EXPECT_EQ(sim.node(0).stats().read_faults, 1U);
+}
+
 TEST(PageRequester, SecondReadFaultOnTheSamePageIsCoalesced) {
   SimCluster sim = two_nodes();
   sim.fault(0, kRemotePage, Access::kRead);

@@ -14,7 +14,8 @@ SimCluster::SimCluster(const SimConfig& config) : pages_(config.pages) {
                                                   .min_hold = config.min_hold,
                                                   .max_hold = config.max_hold,
                                                   .prefetch_window = config.prefetch_window,
-                                                  .home_starts_owner = config.home_starts_owner}));
+                                                  .home_starts_owner = config.home_starts_owner,
+                                                  .reads_take_ownership = config.reads_take_ownership}));
     mapped_.emplace_back(config.pages, PageState::kInvalid);
     for (PageIndex page = 0; config.home_starts_owner && page < config.pages; ++page) {
       if (homes.home_of(page) == id) mapped_.back()[page] = PageState::kModified;

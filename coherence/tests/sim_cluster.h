@@ -31,6 +31,7 @@ struct SimConfig {
   std::uint32_t prefetch_window = 0;
   std::optional<HomeMap> homes;  // default: even ranges
   bool home_starts_owner = false;  // homes start Modified, mapped writable (as heca nodes do)
+  bool reads_take_ownership = false;  // every node (see ProtocolConfig::reads_take_ownership)
 };
 
 // Single-threaded test fixture. Executes every action the protocols emit: Install/Zap/

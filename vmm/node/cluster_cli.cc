@@ -185,9 +185,13 @@ class RunKey {
  public:
   static Result<RunKey> create() {
     std::string dir = "/tmp/heca-key-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) return errno_error("creating a directory for the cluster key");
+    if (::mkdtemp(dir.data()) == nullptr) {
+      return errno_error("creating a directory for the cluster key");
+    }
     RunKey key(dir);
-    if (auto s = coherence::write_new_cluster_key(key.path()); !s) return std::unexpected(s.error());
+    if (auto s = coherence::write_new_cluster_key(key.path()); !s) {
+      return std::unexpected(s.error());
+    }
     return key;
   }
   RunKey(RunKey&& other) noexcept : dir_(std::exchange(other.dir_, {})) {}

@@ -11,6 +11,7 @@
 
 #include "firmware/ap_wakeup.h"
 #include "kernel/base/log.h"
+#include "kernel/uffd.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine.h"
 #include "vmm/node/guest_clock.h"
@@ -77,8 +78,8 @@ NodeVm::~NodeVm() {
 
 Status check_node_id(const cluster::GuestDescription& description, std::uint32_t id) {
   if (id < description.nodes.size()) return {};
-  return make_error(
-      fmt::format("--id {}: the guest description has nodes 0..{}", id, description.nodes.size() - 1));
+  return make_error(fmt::format("--id {}: the guest description has nodes 0..{}", id,
+                                description.nodes.size() - 1));
 }
 
 Result<std::unique_ptr<NodeVm>> NodeVm::create(NodeVmConfig config) {
@@ -130,10 +131,16 @@ Status NodeVm::join_memory() {
        .min_hold = hold_from_env("HECA_MIN_HOLD_US", coherence::ClusterConfig{}.min_hold),
        .max_hold = hold_from_env("HECA_MAX_HOLD_US", kDefaultMaxHold),
        .home_starts_owner = true,
+       // Where a read-only page is mapped in two steps, a second vCPU of this node could
+       // write it in between (the node would then stop the guest): take pages whole.
+       .reads_take_ownership =
+           !kernel::Uffd::one_step_read_only() && d.nodes[config_.id].vcpus.size() > 1,
        .connect_timeout = std::chrono::milliseconds(15000),
        .key = config_.key,
        // A lost memory peer or a broken protocol ends the guest through the one stop path.
-       .on_fatal = [this](const std::string& why) { stop_guest({kExitVmFailure, "memory: " + why}); }});
+       .on_fatal = [this](const std::string& why) {
+         stop_guest({kExitVmFailure, "memory: " + why});
+       }});
   if (!memory) return wrap_error(memory.error(), "joining the memory cluster");
   memory_ = std::move(*memory);
   return {};
