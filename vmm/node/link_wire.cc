@@ -5,15 +5,12 @@
 #include <cerrno>
 #include <limits>
 
+#include "kernel/base/overloaded.h"
+
 namespace heca::vmm::node {
 namespace {
 
 using coherence::wire::Header;
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
 
 std::string_view type_name(std::uint8_t type) {
   switch (type) {

@@ -9,6 +9,7 @@
 
 #include "io-aggregation/io_wire.h"
 #include "kernel/base/log.h"
+#include "kernel/base/overloaded.h"
 
 namespace heca::vmm::node {
 namespace {
@@ -16,11 +17,6 @@ namespace {
 bool is_io_type(std::uint8_t type) {
   return type >= io::kFirstIoMessageType && type <= io::kLastIoMessageType;
 }
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
 
 }  // namespace
 

@@ -205,7 +205,7 @@ class NodeLinksWithRawIoNode : public ::testing::Test {
       // The real nodes listen once NodeLinks::connect has created their transports.
       for (int tries = 0; tries < 500 && !raw_[i].fd; ++tries) {
         std::this_thread::sleep_for(10ms);
-        raw_[i] = try_connect(ports[i + 1]);
+        raw_[i] = coherence::testing::try_raw_connect(ports[i + 1], 0);
       }
       ASSERT_TRUE(raw_[i].fd) << "node " << i + 1 << " never listened";
       ASSERT_TRUE(coherence::testing::raw_handshake(raw_[i]));
@@ -216,21 +216,6 @@ class NodeLinksWithRawIoNode : public ::testing::Test {
     ASSERT_TRUE(b.has_value()) << b.error().message();
     one_ = std::move(*a);
     two_ = std::move(*b);
-  }
-
-  static coherence::testing::RawPeer try_connect(std::uint16_t port) {
-    Fd s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) return {};
-    coherence::testing::RawPeer peer{
-        .fd = std::move(s), .as = 0, .nonce = coherence::fresh_nonce()};
-    const auto hello = coherence::encode_hello({.id = 0, .nonce = peer.nonce});
-    if (::write(peer.get(), hello.data(), hello.size()) != static_cast<ssize_t>(hello.size()))
-      return {};
-    return peer;
   }
 
   void send(std::size_t node, const coherence::wire::Header& header) {
