@@ -1,6 +1,7 @@
 // Every bad `heca run` input ends in exit code 2 and exactly one "heca: error: ..." line.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -167,6 +168,35 @@ TEST_F(HecaCliErrors, BothGuestAndKernel) {
 
 TEST_F(HecaCliErrors, NeitherGuestNorKernel) {
   expect_usage_error(run_heca({"run", "--vcpus", "1"}), "exactly one");
+}
+
+TEST_F(HecaCliErrors, ProgressNeedsAGuestDescriptionAndANonNegativePeriod) {
+  expect_usage_error(run_heca({"run", "--guest", "test", "--progress", "5"}),
+                     "--progress needs a guest description");
+  expect_usage_error(run_heca({"run", "--guest", "test", "--progress", "-1"}), "--progress");
+}
+
+TEST_F(HecaCliErrors, NodeWithoutAClusterKeyRefusesToStart) {
+  const std::string text =
+      "[guest]\nmemory = \"64M\"\n[transport]\nbase_port = 7990\n"
+      "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0]\n"
+      "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [1]\n";
+  const std::string config = write_file("guest.toml", {text.begin(), text.end()});
+
+  expect_usage_error(run_heca({"node", "--config", config, "--id", "1"}), "names no key_file");
+}
+
+TEST_F(HecaCliErrors, NodeRefusesAClusterKeyOthersCanRead) {
+  const std::string key_text(64, 'a');
+  const std::string key = write_file("cluster.key", {key_text.begin(), key_text.end()});
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  const std::string text =
+      "[guest]\nmemory = \"64M\"\n[transport]\nbase_port = 7990\nkey_file = \"cluster.key\"\n"
+      "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0]\n"
+      "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [1]\n";
+  const std::string config = write_file("guest.toml", {text.begin(), text.end()});
+
+  expect_usage_error(run_heca({"node", "--config", config, "--id", "1"}), "chmod 600");
 }
 
 TEST_F(HecaCliErrors, UnknownOption) {
