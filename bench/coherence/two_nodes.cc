@@ -10,7 +10,7 @@ namespace heca::bench {
 
 TwoNodes start_two_nodes(std::size_t region_size,
                          const std::function<void(coherence::ClusterConfig&)>& tune) {
-  const auto ports = testing::free_loopback_ports(2);
+  const auto ports = testing::ReservedPorts::consecutive(2);
   auto join = [&](coherence::NodeId id) {
     coherence::ClusterConfig config{
         .self = id,

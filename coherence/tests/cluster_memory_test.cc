@@ -13,8 +13,7 @@ namespace {
 
 constexpr std::size_t kRegion = 1 << 20;
 
-std::vector<PeerAddress> two_free_peers() {
-  const auto ports = heca::testing::free_loopback_ports(2);
+std::vector<PeerAddress> loopback_peers(const heca::testing::ReservedPorts& ports) {
   return {{0, "127.0.0.1", ports[0]}, {1, "127.0.0.1", ports[1]}};
 }
 
@@ -23,7 +22,8 @@ std::atomic_ref<std::uint64_t> word(ClusterMemory& memory, std::size_t offset) {
 }
 
 TEST(ClusterMemory, WritesOnOneNodeAreSeenByTheOther) {
-  const auto peers = two_free_peers();
+  const auto ports = heca::testing::ReservedPorts::consecutive(2);
+  const auto peers = loopback_peers(ports);
   auto join = [&](NodeId id) {
     return ClusterMemory::join(ClusterConfig{.self = id, .peers = peers, .region_size = kRegion});
   };
@@ -47,16 +47,20 @@ TEST(ClusterMemory, WritesOnOneNodeAreSeenByTheOther) {
 }
 
 TEST(ClusterMemory, JoinRejectsAnIdThatIsNotAPeer) {
+  const auto ports = heca::testing::ReservedPorts::consecutive(2);
+
   const auto joined = ClusterMemory::join(
-      ClusterConfig{.self = 2, .peers = two_free_peers(), .region_size = kRegion});
+      ClusterConfig{.self = 2, .peers = loopback_peers(ports), .region_size = kRegion});
 
   ASSERT_FALSE(joined.has_value());
   EXPECT_EQ(joined.error().what, "node id 2 is not among the 2 peers");
 }
 
 TEST(ClusterMemory, JoinRejectsARegionThatIsNotWholePages) {
-  const auto joined =
-      ClusterMemory::join(ClusterConfig{.self = 0, .peers = two_free_peers(), .region_size = 1000});
+  const auto ports = heca::testing::ReservedPorts::consecutive(2);
+
+  const auto joined = ClusterMemory::join(
+      ClusterConfig{.self = 0, .peers = loopback_peers(ports), .region_size = 1000});
 
   EXPECT_FALSE(joined.has_value());
 }

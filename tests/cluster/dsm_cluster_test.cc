@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ constexpr auto kRunDeadline = 120s;
 struct Placement {
   std::vector<std::string> hosts;
   std::vector<std::uint16_t> ports;
+  std::shared_ptr<ReservedPorts> reservation;  // loopback: held until the nodes are done
   std::vector<std::vector<std::string>> prefixes;
 
   [[nodiscard]] std::string peers() const {
@@ -38,7 +40,8 @@ struct Placement {
 
 Placement loopback(std::size_t nodes) {
   Placement placement;
-  placement.ports = free_loopback_ports(nodes);
+  placement.reservation = std::make_shared<ReservedPorts>(ReservedPorts::consecutive(nodes));
+  placement.ports = placement.reservation->ports();
   placement.hosts.assign(nodes, "127.0.0.1");
   placement.prefixes.resize(nodes);
   return placement;

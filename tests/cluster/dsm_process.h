@@ -15,7 +15,7 @@
 
 namespace heca::tests {
 
-using testing::free_loopback_ports;
+using testing::ReservedPorts;
 
 // A child process whose stdout and stderr go to one file. Killed (SIGKILL) if still running
 // when destroyed.

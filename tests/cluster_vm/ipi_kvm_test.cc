@@ -12,6 +12,7 @@
 
 #include "kernel/base/fd.h"
 #include "tests/cluster_vm/guest_output.h"
+#include "tests/support/loopback_ports.h"
 #include "tests/support/subprocess.h"
 
 namespace heca::testing {
@@ -23,9 +24,9 @@ constexpr int kRounds = 40;
 // Short counter and memcpy phases: the IPI phase is what is under test.
 const std::string kPhases = " iters=200 mbw_kib=64 mbw_reps=1";
 
-Result<ProcessResult> run_cluster(const std::string& name, int base_port,
-                                  const std::string& cmdline) {
-  const auto config = write_description(name, base_port, cmdline);
+Result<ProcessResult> run_cluster(const std::string& name, const std::string& cmdline) {
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_description(name, ports.base(), cmdline);
   return run_process(HECA_BINARY, {"run", config, "--timeout", "60", "--stats"}, 90s);
 }
 
@@ -39,7 +40,7 @@ class CrossNodeIpi : public ::testing::Test {
 TEST_F(CrossNodeIpi, EveryPingAndNmiIsHandledExactlyOnce) {
   const std::string cmdline = "ipi=" + std::to_string(kRounds) + kPhases;
 
-  auto result = run_cluster("heca-ipi-exact", 7810, cmdline);
+  auto result = run_cluster("heca-ipi-exact", cmdline);
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
@@ -57,7 +58,7 @@ TEST_F(CrossNodeIpi, EveryPingAndNmiIsHandledExactlyOnce) {
 TEST_F(CrossNodeIpi, EachNodeForwardsEveryInterruptExactlyOnce) {
   const std::string cmdline = "ipi=" + std::to_string(kRounds) + kPhases;
 
-  auto result = run_cluster("heca-ipi-links", 7830, cmdline);
+  auto result = run_cluster("heca-ipi-links", cmdline);
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
@@ -75,7 +76,7 @@ TEST_F(CrossNodeIpi, EachNodeForwardsEveryInterruptExactlyOnce) {
 TEST_F(CrossNodeIpi, ADoubledPingFailsTheGuest) {
   const std::string cmdline = "ipi=" + std::to_string(kRounds) + " fault=double_ipi" + kPhases;
 
-  auto result = run_cluster("heca-ipi-double", 7850, cmdline);
+  auto result = run_cluster("heca-ipi-double", cmdline);
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 1) << result->out << result->err;
@@ -86,7 +87,7 @@ TEST_F(CrossNodeIpi, ADoubledPingFailsTheGuest) {
 TEST_F(CrossNodeIpi, ALostPingFailsTheGuest) {
   const std::string cmdline = "ipi=" + std::to_string(kRounds) + " fault=lost_ipi" + kPhases;
 
-  auto result = run_cluster("heca-ipi-lost", 7870, cmdline);
+  auto result = run_cluster("heca-ipi-lost", cmdline);
 
   ASSERT_TRUE(result.has_value()) << result.error().message();
   EXPECT_EQ(result->exit_code, 4) << result->out << result->err;

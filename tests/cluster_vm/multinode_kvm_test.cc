@@ -18,6 +18,7 @@
 
 #include "kernel/base/fd.h"
 #include "tests/cluster_vm/guest_output.h"
+#include "tests/support/loopback_ports.h"
 #include "tests/support/subprocess.h"
 #include "vmm/cluster/child_process.h"
 
@@ -36,8 +37,9 @@ class MultiNodeGuest : public ::testing::Test {
 TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
   constexpr int kIters = 2000;
   constexpr int kExpected = kIters * 5;
+  const auto ports = ReservedPorts::for_cluster(3);
   const auto config =
-      write_description("heca-multinode-totals", 7710, "iters=" + std::to_string(kIters));
+      write_description("heca-multinode-totals", ports.base(), "iters=" + std::to_string(kIters));
 
   auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "120", "--stats"}, 180s);
 
@@ -67,10 +69,11 @@ TEST_F(MultiNodeGuest, ThreeNodesGiveExactTotalsAndOneConsole) {
 
 // Four vCPUs on three nodes (0 and 3 on node 0, 1 on node 1, 2 on node 2): a litmus test's
 // threads 0, 1 and 2 run in three different processes.
-std::string write_litmus_description() {
+std::string write_litmus_description(int base_port) {
   const auto path = std::filesystem::temp_directory_path() / "heca-multinode-litmus.toml";
   std::ofstream out(path);
-  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\n[transport]\nbase_port = 7750\n"
+  out << "[guest]\nmemory = \"256M\"\nkind = \"test\"\n[transport]\nbase_port = " << base_port
+      << "\n"
       << "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0, 3]\n"
       << "[[node]]\nid = 1\nroles = [\"compute\", \"memory\"]\nvcpus = [1]\n"
       << "[[node]]\nid = 2\nroles = [\"compute\", \"memory\"]\nvcpus = [2]\n";
@@ -78,7 +81,8 @@ std::string write_litmus_description() {
 }
 
 TEST_F(MultiNodeGuest, LitmusSuiteAcrossNodesShowsNoForbiddenOutcome) {
-  const auto config = write_litmus_description();
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_litmus_description(ports.base());
   std::vector<std::filesystem::path> tests;
   for (const auto& e : std::filesystem::directory_iterator(HECA_LITMUS_SUITE_DIR)) {
     if (e.path().extension() == ".litmus") tests.push_back(e.path());
@@ -128,7 +132,8 @@ std::string write_two_plus_two_w() {
 }
 
 TEST_F(MultiNodeGuest, PublicTwoPlusTwoWRunsWithEachThreadOnItsOwnNode) {
-  const auto config = write_one_vcpu_per_node("heca-multinode-2p2w", 7780, 4);
+  const auto ports = ReservedPorts::for_cluster(4);
+  const auto config = write_one_vcpu_per_node("heca-multinode-2p2w", ports.base(), 4);
 
   auto result = run_process(HECA_BINARY,
                             {"run", config, "--litmus", write_two_plus_two_w(), "--iterations",
@@ -148,7 +153,8 @@ TEST_F(MultiNodeGuest, PublicTwoPlusTwoWRunsWithEachThreadOnItsOwnNode) {
 }
 
 TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
-  const auto config = write_description("heca-multinode-crash", 7790, "fault=triple_fault");
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_description("heca-multinode-crash", ports.base(), "fault=triple_fault");
   const auto start = std::chrono::steady_clock::now();
 
   auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "200"}, 250s);
@@ -169,7 +175,8 @@ TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
 }
 
 TEST(MultiNodeCli, NodeIdOutsideTheDescriptionIsAnInputError) {
-  const auto config = write_description("heca-multinode-badid", 7770, "");
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_description("heca-multinode-badid", ports.base(), "");
 
   auto result = run_process(HECA_BINARY, {"node", "--config", config, "--id", "3"}, 30s);
 
@@ -205,7 +212,8 @@ std::string drain(Fd& fd) {
 }
 
 TEST_F(MultiNodeGuest, KilledNodeStopsTheClusterAsFastAsItStartedNamingIt) {
-  const auto config = write_description("heca-multinode-kill", 7730, "iters=100000000");
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_description("heca-multinode-kill", ports.base(), "iters=100000000");
   const auto spawned_at = std::chrono::steady_clock::now();
   auto child =
       vmm::cluster::ChildProcess::spawn({.argv = {HECA_BINARY, "run", config}, .netns = {}});
@@ -260,7 +268,8 @@ long long newest_progress_faults(const std::string& err, int node) {
 }
 
 TEST_F(MultiNodeGuest, ProgressLinesShowEveryNodesFaultsWhileTheGuestRuns) {
-  const auto config = write_description("heca-multinode-progress", 7740, "iters=100000000");
+  const auto ports = ReservedPorts::for_cluster(3);
+  const auto config = write_description("heca-multinode-progress", ports.base(), "iters=100000000");
   auto child = vmm::cluster::ChildProcess::spawn(
       {.argv = {HECA_BINARY, "run", config, "--progress", "0.5"}, .netns = {}});
   ASSERT_TRUE(child.has_value()) << child.error().message();
@@ -298,7 +307,8 @@ bool process_exists(pid_t pid) {
 }
 
 TEST_F(MultiNodeGuest, KillingANodeMidLitmusLeavesNoProcessAndNoStuckThread) {
-  const auto config = write_one_vcpu_per_node("heca-multinode-kill-litmus", 7800, 4);
+  const auto ports = ReservedPorts::for_cluster(4);
+  const auto config = write_one_vcpu_per_node("heca-multinode-kill-litmus", ports.base(), 4);
   const auto lockups_before = count_containing(kernel_log(), "soft lockup");
   auto child = vmm::cluster::ChildProcess::spawn(
       {.argv = {HECA_BINARY, "run", config, "--litmus", write_two_plus_two_w(), "--iterations",

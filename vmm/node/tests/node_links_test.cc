@@ -55,7 +55,7 @@ class NodeLinksPair : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(
         bus_.add(io::AddressSpace::kPio, 0x80, 1, std::make_shared<Register>()).has_value());
-    const auto ports = testing::free_loopback_ports(2);
+    const auto ports = testing::ReservedPorts::consecutive(2);
     std::vector<coherence::PeerAddress> peers{{0, "127.0.0.1", ports[0]},
                                               {1, "127.0.0.1", ports[1]}};
     auto config = [&](NodeId self, Received& r) {
@@ -182,7 +182,7 @@ TEST_F(NodeLinksPair, TscProbeOfAGoneNodeFailsNamingIt) {
 class NodeLinksWithRawIoNode : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto ports = testing::free_loopback_ports(3);
+    const auto ports = testing::ReservedPorts::consecutive(3);
     std::vector<coherence::PeerAddress> peers{
         {0, "127.0.0.1", ports[0]}, {1, "127.0.0.1", ports[1]}, {2, "127.0.0.1", ports[2]}};
     auto config = [&](NodeId self) {
