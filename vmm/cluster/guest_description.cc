@@ -137,6 +137,37 @@ Status read_transport(const TableReader& root, const std::filesystem::path& base
   return {};
 }
 
+Result<std::uint32_t> hold_us(const TableReader& coherence, std::string_view key,
+                              std::uint32_t fallback) {
+  auto value = coherence.integer(key);
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return fallback;
+  if (**value < 1 || **value > kMaxHoldUs) {
+    return coherence.error_at(key, fmt::format("must be 1..{} microseconds, got {}", kMaxHoldUs,
+                                               **value));
+  }
+  return static_cast<std::uint32_t>(**value);
+}
+
+Status read_coherence(const TableReader& root, GuestDescription& d) {
+  auto table = root.table("coherence");
+  if (!table) return std::unexpected(table.error());
+  if (*table == nullptr) return {};
+  const TableReader coherence(**table, "coherence", root.source());
+  if (auto s = coherence.check_keys({"min_hold_us", "max_hold_us"}); !s) return s;
+  auto min_hold = hold_us(coherence, "min_hold_us", kDefaultMinHoldUs);
+  if (!min_hold) return std::unexpected(min_hold.error());
+  auto max_hold = hold_us(coherence, "max_hold_us", kDefaultMaxHoldUs);
+  if (!max_hold) return std::unexpected(max_hold.error());
+  if (*min_hold > *max_hold) {
+    return coherence.error_at("min_hold_us", fmt::format("{} is above max_hold_us ({})",
+                                                         *min_hold, *max_hold));
+  }
+  d.min_hold_us = *min_hold;
+  d.max_hold_us = *max_hold;
+  return {};
+}
+
 Status read_roles(const TableReader& node, NodeRoles& roles) {
   auto names = node.strings("roles");
   if (!names) return std::unexpected(names.error());
@@ -257,11 +288,14 @@ Result<GuestDescription> parse_in(std::string_view text, std::string_view source
   auto table = parse_toml(text, source_name);
   if (!table) return std::unexpected(table.error());
   const TableReader root(*table, "", source_name);
-  if (auto s = root.check_keys({"guest", "transport", "node"}); !s) return std::unexpected(s.error());
+  if (auto s = root.check_keys({"guest", "transport", "coherence", "node"}); !s) {
+    return std::unexpected(s.error());
+  }
   GuestDescription d;
   d.source = std::string(source_name);
   if (auto s = read_guest(root, base_dir, d); !s) return std::unexpected(s.error());
   if (auto s = read_transport(root, base_dir, d); !s) return std::unexpected(s.error());
+  if (auto s = read_coherence(root, d); !s) return std::unexpected(s.error());
   auto entries = root.tables("node");
   if (!entries) return std::unexpected(entries.error());
   if (entries->empty()) return root.error_at("", "node: at least one [[node]] is required");
@@ -296,6 +330,14 @@ std::uint32_t GuestDescription::vcpu_count() const {
   std::size_t count = 0;
   for (const auto& node : nodes) count += node.vcpus.size();
   return static_cast<std::uint32_t>(count);
+}
+
+std::vector<std::string> NodeRoles::names() const {
+  std::vector<std::string> out;
+  if (compute) out.emplace_back("compute");
+  if (memory) out.emplace_back("memory");
+  if (io) out.emplace_back("io");
+  return out;
 }
 
 std::uint32_t GuestDescription::io_node() const {

@@ -31,6 +31,11 @@ namespace heca::vmm::cluster {
 //                              # 64 hex digits, mode 0600 (`heca run` makes one per run when
 //                              # none is given; `heca node` needs it); must exist
 //
+//   [coherence]                # optional table: the page protocol's tunables
+//   min_hold_us = 20           # a node keeps a page it was just granted at least this long
+//   max_hold_us = 10000        # and at most this long (1..1000000, min <= max): about as
+//                              # long as a transfer takes, measured as the node runs
+//
 //   [[node]]                   # one per node, at least one
 //   id = 0                     # required; ids are exactly 0..K-1
 //   address = "10.77.0.1"      # optional; empty means the launcher picks one
@@ -63,6 +68,9 @@ inline constexpr std::uint64_t kGuestPageSize = 4096;
 inline constexpr std::uint64_t kHomeGranule = 2ULL << 20;  // default shares round to 2 MiB
 inline constexpr std::uint16_t kDefaultBasePort = 7700;
 inline constexpr std::uint32_t kMaxTimeDilation = 1000;
+inline constexpr std::uint32_t kDefaultMinHoldUs = 20;
+inline constexpr std::uint32_t kDefaultMaxHoldUs = 10'000;
+inline constexpr std::uint32_t kMaxHoldUs = 1'000'000;
 
 struct MemoryRange {
   std::uint64_t start = 0;
@@ -82,6 +90,8 @@ struct NodeRoles {
   bool memory = false;
   bool io = false;
   friend bool operator==(const NodeRoles&, const NodeRoles&) = default;
+  // As the file spells them, in the order compute, memory, io.
+  [[nodiscard]] std::vector<std::string> names() const;
 };
 
 struct NodeDescription {
@@ -105,6 +115,8 @@ struct GuestDescription {
   TransportKind transport = TransportKind::kTcp;
   std::uint16_t base_port = kDefaultBasePort;
   std::string key_file;               // the cluster key (coherence/peer_auth.h); "" = none yet
+  std::uint32_t min_hold_us = kDefaultMinHoldUs;  // INVARIANT: 1 <= min <= max <= kMaxHoldUs
+  std::uint32_t max_hold_us = kDefaultMaxHoldUs;
   std::vector<NodeDescription> nodes; // INVARIANT: nodes[i].id == i
   friend bool operator==(const GuestDescription&, const GuestDescription&) = default;
 

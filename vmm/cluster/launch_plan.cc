@@ -13,9 +13,7 @@ namespace {
 
 toml::array role_names(const NodeRoles& roles) {
   toml::array names;
-  if (roles.compute) names.push_back("compute");
-  if (roles.memory) names.push_back("memory");
-  if (roles.io) names.push_back("io");
+  for (const auto& name : roles.names()) names.push_back(name);
   return names;
 }
 
@@ -65,6 +63,11 @@ toml::table transport_table(const GuestDescription& description) {
   return transport;
 }
 
+toml::table coherence_table(const GuestDescription& description) {
+  return toml::table{{"min_hold_us", std::int64_t{description.min_hold_us}},
+                     {"max_hold_us", std::int64_t{description.max_hold_us}}};
+}
+
 }  // namespace
 
 void fill_default_addresses(GuestDescription& description, AddressMode mode) {
@@ -81,6 +84,7 @@ std::string format_guest_description(const GuestDescription& description) {
   const toml::table root{
       {"guest", guest_table(description)},
       {"transport", transport_table(description)},
+      {"coherence", coherence_table(description)},
       {"node", std::move(nodes)}};
   std::ostringstream out;
   out << root << '\n';

@@ -104,22 +104,6 @@ Status NodeVm::build() {
   return create_vcpus();
 }
 
-namespace {
-
-// How long a node keeps a page it was just granted before giving it up: about as long as a
-// transfer takes (the moving average of this node's), within HECA_MIN_HOLD_US (default 20 us)
-// and HECA_MAX_HOLD_US (default 10 ms). Longer holds trade a later hand-over for more work
-// per transfer, which pays when transfers are slow.
-std::chrono::nanoseconds hold_from_env(const char* name, std::chrono::nanoseconds fallback) {
-  const char* value = std::getenv(name);
-  const long us = value != nullptr ? std::atol(value) : 0;
-  return us > 0 ? std::chrono::nanoseconds(std::chrono::microseconds(us)) : fallback;
-}
-
-constexpr std::chrono::nanoseconds kDefaultMaxHold = std::chrono::milliseconds(10);
-
-}  // namespace
-
 Status NodeVm::join_memory() {
   const auto& d = config_.description;
   auto memory = coherence::ClusterMemory::join(
@@ -128,8 +112,11 @@ Status NodeVm::join_memory() {
        .region_size = d.memory_bytes,
        .homing = coherence::Homing::kExplicit,
        .home_ranges = home_ranges(d),
-       .min_hold = hold_from_env("HECA_MIN_HOLD_US", coherence::ClusterConfig{}.min_hold),
-       .max_hold = hold_from_env("HECA_MAX_HOLD_US", kDefaultMaxHold),
+       // How long a node keeps a page it was just granted before giving it up: about as long
+       // as a transfer takes (this node's moving average), within the description's bounds.
+       // Longer holds trade a later hand-over for more work per transfer.
+       .min_hold = std::chrono::microseconds(d.min_hold_us),
+       .max_hold = std::chrono::microseconds(d.max_hold_us),
        .home_starts_owner = true,
        // Where a read-only page is mapped in two steps, a second vCPU of this node could
        // write it in between (the node would then stop the guest): take pages whole.

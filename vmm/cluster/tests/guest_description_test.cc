@@ -146,6 +146,30 @@ TEST(GuestDescription, KeyFileIsReadAndMustExist) {
               AllOf(HasSubstr("transport.key_file"), HasSubstr("/nonexistent/cluster.key")));
 }
 
+TEST(GuestDescription, HoldTimesAreReadWithDefaults) {
+  const auto tuned = parse_ok(with_two_nodes(std::string(kGuest) +
+                                             "[coherence]\nmin_hold_us = 50\nmax_hold_us = 2000\n"));
+  const auto plain = parse_ok(with_two_nodes(kGuest));
+
+  EXPECT_EQ(tuned.min_hold_us, 50U);
+  EXPECT_EQ(tuned.max_hold_us, 2000U);
+  EXPECT_EQ(plain.min_hold_us, kDefaultMinHoldUs);
+  EXPECT_EQ(plain.max_hold_us, kDefaultMaxHoldUs);
+}
+
+TEST(GuestDescriptionErrors, HoldTimesOutOfRangeOrCrossedAreNamed) {
+  EXPECT_THAT(error_of(with_two_nodes(std::string(kGuest) + "[coherence]\nmin_hold_us = 0\n")),
+              HasSubstr("coherence.min_hold_us: must be 1..1000000 microseconds, got 0"));
+  EXPECT_THAT(
+      error_of(with_two_nodes(std::string(kGuest) + "[coherence]\nmax_hold_us = 1000001\n")),
+      HasSubstr("coherence.max_hold_us: must be 1..1000000 microseconds, got 1000001"));
+  EXPECT_THAT(error_of(with_two_nodes(std::string(kGuest) +
+                                      "[coherence]\nmin_hold_us = 300\nmax_hold_us = 200\n")),
+              HasSubstr("coherence.min_hold_us: 300 is above max_hold_us (200)"));
+  EXPECT_THAT(error_of(with_two_nodes(std::string(kGuest) + "[coherence]\nhold = 1\n")),
+              HasSubstr("coherence.hold"));
+}
+
 TEST(GuestDescriptionErrors, TimeDilationOutOfRangeIsNamed) {
   EXPECT_THAT(error_of(with_two_nodes("[guest]\nmemory = \"64M\"\ntime_dilation = 0\n")),
               HasSubstr("guest.time_dilation: must be 1..1000, got 0"));

@@ -42,6 +42,9 @@ cmdline = "console=ttyS0 quiet"
 time_dilation = 10
 [transport]
 key_file = "/bin/sh"
+[coherence]
+min_hold_us = 40
+max_hold_us = 3000
 [[node]]
 id = 0
 roles = ["compute", "memory", "io"]
