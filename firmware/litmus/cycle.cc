@@ -464,18 +464,6 @@ std::string format_table(const LitmusTest& test) {
   return out;
 }
 
-std::string_view quantifier_word(Quantifier quantifier) {
-  switch (quantifier) {
-    case Quantifier::kExists:
-      return "exists";
-    case Quantifier::kNotExists:
-      return "~exists";
-    case Quantifier::kForall:
-      return "forall";
-  }
-  return "exists";
-}
-
 }  // namespace
 
 std::string format_litmus(const LitmusTest& test, std::string_view cycle) {
@@ -483,7 +471,7 @@ std::string format_litmus(const LitmusTest& test, std::string_view cycle) {
   out += format_init(test);
   out += format_table(test);
   out +=
-      fmt::format("{} ({})\n", quantifier_word(test.quantifier), format_expr(test, test.condition));
+      fmt::format("{} ({})\n", quantifier_name(test.quantifier), format_expr(test, test.condition));
   return out;
 }
 

@@ -18,6 +18,18 @@ void collect(const Expr& expr, std::vector<Var>* vars) {
 
 }  // namespace
 
+std::string_view quantifier_name(Quantifier quantifier) {
+  switch (quantifier) {
+    case Quantifier::kExists:
+      return "exists";
+    case Quantifier::kNotExists:
+      return "~exists";
+    case Quantifier::kForall:
+      return "forall";
+  }
+  return "exists";
+}
+
 std::string var_name(const LitmusTest& test, const Var& var) {
   if (var.thread < 0) return test.locations[static_cast<std::size_t>(var.index)].name;
   return fmt::format("{}:{}", var.thread, register_name(test.dialect, var.index));

@@ -20,18 +20,6 @@ Result<std::string> read_text(const std::string& path) {
   return text.str();
 }
 
-std::string quantifier_text(Quantifier q) {
-  switch (q) {
-    case Quantifier::kExists:
-      return "exists";
-    case Quantifier::kNotExists:
-      return "~exists";
-    case Quantifier::kForall:
-      return "forall";
-  }
-  return "?";
-}
-
 // How much of the allowed set the run saw, and of the outcomes the model allows beyond
 // sequential consistency (those need the threads to really overlap): a weak run shows here.
 std::string coverage_line(const LitmusSetup& setup, const Histogram& histogram) {
@@ -114,7 +102,7 @@ Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std
   verdict.lines.push_back(coverage_line(setup, *histogram));
   const bool holds = condition_holds(setup.test, setup.allowed);
   verdict.lines.push_back(fmt::format("litmus {}: the model says the {} clause {}", setup.test.name,
-                                      quantifier_text(setup.test.quantifier), holds ? "holds" : "does not hold"));
+                                      quantifier_name(setup.test.quantifier), holds ? "holds" : "does not hold"));
   std::uint64_t forbidden = 0;
   for (const auto& [outcome, count] : histogram->counts) {
     if (!setup.allowed.contains(outcome)) forbidden += count;

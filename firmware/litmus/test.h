@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace heca::firmware::litmus {
@@ -83,5 +84,7 @@ struct LitmusTest {
 [[nodiscard]] std::string register_name(Dialect dialect, int reg);
 // "0:EAX" or "x".
 [[nodiscard]] std::string var_name(const LitmusTest& test, const Var& var);
+// The condition's keyword as herdtools7 writes it: "exists", "~exists" or "forall".
+[[nodiscard]] std::string_view quantifier_name(Quantifier quantifier);
 
 }  // namespace heca::firmware::litmus
