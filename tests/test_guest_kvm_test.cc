@@ -85,6 +85,16 @@ TEST_F(TestGuestOnKvm, EveryVcpuChecksInBeforeTheWorkloads) {
   EXPECT_TRUE(has_line(result, "cpu 3 apic 3 checked in")) << result.out;
 }
 
+// A CPU whose ring-0 stack is unusable still reports its double fault (the #DF handler has a
+// stack of its own) instead of shutting down silently: exit 64 + 8, vector and RIP on the UART.
+TEST_F(TestGuestOnKvm, ABrokenStackGivesAReportedDoubleFaultNotATripleFault) {
+  const auto result = run_test_guest(2, "iters=1000 fault=double_fault");
+
+  EXPECT_EQ(result.exit_code, 64 + 8) << result.out << result.err;
+  EXPECT_NE(result.out.find("exception vector=8 "), std::string::npos) << result.out;
+  EXPECT_EQ(result.err.find("triple fault"), std::string::npos) << result.err;
+}
+
 TEST_F(TestGuestOnKvm, TimeoutStopsAGuestThatNeverFinishes) {
   auto result = run_process(HECA_BINARY,
                             {"run", "--guest", "test", "--vcpus", "2", "--memory", "64M",

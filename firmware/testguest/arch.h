@@ -79,6 +79,13 @@ inline uint64_t read_cr2() {
   __builtin_unreachable();
 }
 
+// Ring 0: a non-canonical stack, then an exception. Delivering it faults on the stack (#SS),
+// delivering that faults again: a double fault, which its own stack (IST 1) still delivers.
+[[noreturn]] inline void double_fault() {
+  asm volatile("movabs $0x8000000000001000, %%rsp; ud2" : : : "memory");
+  __builtin_unreachable();
+}
+
 [[noreturn]] inline void halt_forever() {
   for (;;) asm volatile("cli; hlt");
 }

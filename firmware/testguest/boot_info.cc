@@ -102,6 +102,8 @@ const char* parse_word(const char* word, GuestConfig* config) {
       config->ipi_fault = IpiFault::kDouble;
     } else if (word_is(value, "triple_fault")) {
       config->triple_fault = true;
+    } else if (word_is(value, "double_fault")) {
+      config->double_fault = true;
     } else {
       return "unknown fault=";
     }

@@ -21,6 +21,7 @@ struct GuestConfig {
   uint64_t ipi_rounds = 0;   // ipi=N: first, N pings and one NMI from the BSP to every other CPU
   IpiFault ipi_fault = IpiFault::kNone;
   bool triple_fault = false;  // fault=triple_fault: the last CPU triple-faults as it starts
+  bool double_fault = false;  // fault=double_fault: the last CPU breaks its stack as it starts
   uint64_t checkin_s = 10;   // checkin_s=N: how long the BSP waits for every AP to check in
 };
 

@@ -17,6 +17,17 @@ void SpinLock::lock() {
   }
 }
 
+bool SpinLock::try_lock_until(uint64_t deadline) {
+  do {
+    if (__atomic_load_n(&word_, __ATOMIC_RELAXED) == 0 &&
+        __atomic_exchange_n(&word_, 1U, __ATOMIC_ACQUIRE) == 0) {
+      return true;
+    }
+    cpu_relax();
+  } while (rdtsc() < deadline);
+  return false;
+}
+
 void SpinLock::unlock() { __atomic_store_n(&word_, 0U, __ATOMIC_RELEASE); }
 
 void Line::put(char c) {
@@ -50,7 +61,7 @@ Line& Line::hex(uint64_t value) {
   return *this;
 }
 
-void Line::emit_unlocked() {
+void Line::write_out() {
   put('\n');
   if (buf_[len_ - 1] != '\n') buf_[len_ - 1] = '\n';  // truncated: still end the line
   out_bytes(abi::kUartPort, buf_, len_);
@@ -58,8 +69,17 @@ void Line::emit_unlocked() {
 
 void Line::emit() {
   console_lock.lock();
-  emit_unlocked();
+  write_out();
   console_lock.unlock();
+}
+
+void Line::emit_from_exception() {
+  // Another CPU holds the lock for one line's port writes; each can be a round trip to the
+  // I/O node, so allow it plenty: 2^30 TSC cycles, a second or less at 1 GHz and up.
+  constexpr uint64_t kWaitCycles = 1ULL << 30;
+  const bool locked = console_lock.try_lock_until(rdtsc() + kWaitCycles);
+  write_out();
+  if (locked) console_lock.unlock();
 }
 
 void exit_guest(uint32_t code) {

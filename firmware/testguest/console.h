@@ -10,6 +10,8 @@ namespace heca::firmware::guest {
 class SpinLock {
  public:
   void lock();
+  // Takes the lock unless it stays held until the TSC reaches `deadline`; true if taken.
+  [[nodiscard]] bool try_lock_until(uint64_t deadline);
   void unlock();
 
  private:
@@ -24,11 +26,13 @@ class Line {
   Line& hex(uint64_t value);
   // Takes the console lock so lines from different CPUs never interleave.
   void emit();
-  // For the exception path: the crashing CPU may hold the lock.
-  void emit_unlocked();
+  // For the exception path: the crashing CPU may hold the lock itself, so it waits only a
+  // bounded time for it (then writes anyway), so its report is whole when another CPU prints.
+  void emit_from_exception();
 
  private:
   void put(char c);
+  void write_out();
   char buf_[200];
   uint32_t len_ = 0;
 };

@@ -67,11 +67,15 @@ constexpr uint32_t kTimerPeriodic = 1U << 17;
 constexpr uint32_t kNmiVector = 2;
 constexpr uint8_t kGateInterrupt = 0x8E;      // present, DPL 0, 64-bit interrupt gate
 
-IdtGate make_gate(void (*handler)(), uint8_t attributes) {
+constexpr uint32_t kDoubleFaultVector = 8;
+constexpr uint8_t kDoubleFaultIst = 1;
+
+// `ist` 0: the current stack (or the TSS's rsp0 from ring 3); 1..7: the TSS's stack of that number.
+IdtGate make_gate(void (*handler)(), uint8_t attributes, uint8_t ist = 0) {
   const auto offset = reinterpret_cast<uint64_t>(handler);
   IdtGate gate{};
-  gate.low = (offset & 0xFFFF) | (uint64_t{TG_SEL_CODE64} << 16) | (uint64_t{attributes} << 40) |
-             ((offset >> 16 & 0xFFFF) << 48);
+  gate.low = (offset & 0xFFFF) | (uint64_t{TG_SEL_CODE64} << 16) | (uint64_t{ist & 7U} << 32) |
+             (uint64_t{attributes} << 40) | ((offset >> 16 & 0xFFFF) << 48);
   gate.high = offset >> 32;
   return gate;
 }
@@ -177,11 +181,14 @@ void init_descriptor_tables() {
   gdt[TG_SEL_USER_DATA / 8] = 0x00CFF2000000FFFF;
   gdt[TG_SEL_USER_CODE / 8] = 0x00AFFA000000FFFF;
   for (uint32_t v = 0; v < 32; ++v) idt[v] = make_gate(isr_stub_table[v], kGateInterrupt);
+  idt[kDoubleFaultVector] = make_gate(isr_stub_table[kDoubleFaultVector], kGateInterrupt, kDoubleFaultIst);
 }
 
 void load_cpu_tables(uint32_t slot) {
   Tss* t = &tss[slot];
-  t->rsp[0] = TG_KERNEL_STACK_BASE + (uint64_t{slot} + 1) * TG_KERNEL_STACK_SIZE;
+  const uint64_t slot_base = TG_KERNEL_STACK_BASE + uint64_t{slot} * TG_KERNEL_STACK_SIZE;
+  t->rsp[0] = slot_base + TG_KERNEL_STACK_SIZE;
+  t->ist[kDoubleFaultIst - 1] = slot_base + TG_DF_STACK_TOP_OFFSET;
   t->iomap_base = sizeof(Tss);  // no I/O bitmap: ring-3 port I/O raises #GP (see entry.S)
   const uint32_t tss_index = TG_SEL_TSS0 / 8 + 2 * slot;
   set_tss_descriptor(tss_index, t);
@@ -302,7 +309,7 @@ extern "C" [[noreturn]] void trap_handler(const TrapFrame* frame) {
       .hex(read_cr2())
       .str(" apic=")
       .dec(current_apic_id())
-      .emit_unlocked();
+      .emit_from_exception();
   out32(heca::firmware::abi::kDebugExitPort, TG_EXIT_EXCEPTION_BASE + static_cast<uint32_t>(frame->vector));
   halt_forever();
 }

@@ -162,6 +162,7 @@ extern "C" [[noreturn]] void ap_main(uint32_t slot) {
     halt_forever();
   }
   if (config.triple_fault && index == cpus.count - 1) triple_fault();
+  if (config.double_fault && index == cpus.count - 1) double_fault();
   if (config.ipi_rounds != 0 && !prepare_ipi_phase_ap(slot, index)) {
     fail_and_exit("ipi=: APIC mode differs from the BSP's", TG_EXIT_SETUP_ERROR);
   }

@@ -9,6 +9,11 @@
 // Ring-0 stacks, one per arrival slot (slot 0 = BSP): [base + slot*size, base + (slot+1)*size).
 #define TG_KERNEL_STACK_BASE 0x200000
 #define TG_KERNEL_STACK_SIZE 0x4000
+// The double-fault stack (IST 1) of each slot: the slot's lowest page, below the ring-0 stack
+// (above the slot's first quadword, see ipi_phase). A #DF raised because the ring-0 stack
+// itself is unusable is then still delivered and reported, instead of ending the guest in a
+// silent triple fault.
+#define TG_DF_STACK_TOP_OFFSET 0x1000
 // Ring-3 stacks, one per CPU index.
 #define TG_USER_STACK_BASE 0x300000
 #define TG_USER_STACK_SIZE 0x4000
