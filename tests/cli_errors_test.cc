@@ -199,6 +199,47 @@ TEST_F(HecaCliErrors, NodeRefusesAClusterKeyOthersCanRead) {
   expect_usage_error(run_heca({"node", "--config", config, "--id", "1"}), "chmod 600");
 }
 
+TEST_F(HecaCliErrors, CtlOnAMissingSocketNamesIt) {
+  const auto result = run_heca({"ctl", "/nonexistent/sock", "status"});
+
+  expect_usage_error(result, "cannot connect to control socket '/nonexistent/sock'");
+}
+
+TEST_F(HecaCliErrors, CtlRejectsAnUnknownCommand) {
+  const auto result = run_heca({"ctl", (dir_ / "heca.sock").string(), "reboot"});
+
+  expect_usage_error(result, "reboot not in {status,stats,pause,resume,stop,commands}");
+}
+
+TEST_F(HecaCliErrors, ControlSocketInAMissingDirectoryIsRefusedBeforeTheGuestStarts) {
+  const std::string socket = (dir_ / "no-such-dir" / "heca.sock").string();
+
+  const auto result = run_heca({"run", "--guest", "test", "--control", socket});
+
+  expect_usage_error(result, "control socket '" + socket + "': directory '" +
+                                 (dir_ / "no-such-dir").string() + "' does not exist");
+}
+
+TEST_F(HecaCliErrors, ControlSocketOfAGuestDescriptionInAMissingDirectoryIsRefused) {
+  const std::string text =
+      "[guest]\nmemory = \"64M\"\n[transport]\nbase_port = 7990\n"
+      "[[node]]\nid = 0\nroles = [\"compute\", \"memory\", \"io\"]\nvcpus = [0]\n";
+  const std::string config = write_file("guest.toml", {text.begin(), text.end()});
+  const std::string socket = (dir_ / "no-such-dir" / "heca.sock").string();
+
+  const auto result = run_heca({"run", config, "--control", socket});
+
+  expect_usage_error(result, "control socket '" + socket + "'");
+}
+
+TEST_F(HecaCliErrors, ControlSocketThatIsNoSocketIsRefused) {
+  const std::string file = write_file("not-a-socket", {1, 2, 3});
+
+  const auto result = run_heca({"run", "--guest", "test", "--control", file});
+
+  expect_usage_error(result, "control socket '" + file + "': the path exists and is not a socket");
+}
+
 TEST_F(HecaCliErrors, UnknownOption) {
   expect_usage_error(run_heca({"run", "--guest", "test", "--frobnicate"}), "frobnicate");
 }

@@ -11,11 +11,14 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "firmware/litmus/session.h"
 #include "kernel/base/size.h"
+#include "vmm/control/control_server.h"
+#include "vmm/control/ctl_command.h"
 #include "vmm/machine.h"
 
 #ifdef HECA_HAVE_TEST_GUEST
@@ -38,6 +41,7 @@ struct RunOptions {
   std::string litmus;     // a .litmus file: run it on the test guest instead of its workloads
   std::uint64_t iterations = 1000;
   std::string litmus_model = "tso";
+  std::string control;  // a control socket's path, or empty
 };
 
 // The guest image bytes; kept alive for as long as the Machine uses spans into them.
@@ -143,11 +147,16 @@ int run_machine(const RunOptions& options, std::chrono::steady_clock::time_point
     if (!setup) return fail(setup.error().message());
     litmus = std::move(*setup);
   }
+  // Bound before the VM is built, so a bad path is an input error like the others.
+  auto server = control::bind_if_given(options.control);
+  if (!server) return fail(server.error().message());
   auto machine = Machine::create(*config);
   if (!machine) return fail(machine.error().message());
+  // INVARIANT: stops serving before the machine is destroyed (the server's thread calls it).
+  const control::ServingScope serving(server->get(), **machine);
   const VmOutcome outcome = (*machine)->run();
   if (options.stats) {
-    for (const auto& line : (*machine)->stats_lines())
+    for (const auto& line : stats_lines((*machine)->stats_report()))
       std::fprintf(stderr, "heca: %s\n", line.c_str());
   }
   if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
@@ -180,6 +189,9 @@ void add_run_options(CLI::App& run, RunOptions& options) {
          "--litmus-model", options.litmus_model,
          "Model that decides the allowed outcomes: tso, or sc (too strict; for testing heca)")
       ->capture_default_str();
+  run.add_option("--control", options.control,
+                 "Serve a control socket at PATH (heca ctl PATH status|stats|pause|resume|stop); "
+                 "with a guest description node K serves PATH.nodeK");
 }
 
 void add_node_options(CLI::App& node, ClusterArgs& args) {
@@ -197,6 +209,22 @@ void add_node_options(CLI::App& node, ClusterArgs& args) {
   node.add_option("--litmus", args.litmus, "Run this x86 .litmus test on the test guest");
   node.add_option("--iterations", args.iterations, "Iterations of the --litmus test");
   node.add_option("--litmus-model", args.litmus_model, "tso or sc");
+  node.add_option("--control", args.control,
+                  "Serve this node's control socket at PATH (heca ctl PATH status)");
+}
+
+void add_ctl_options(CLI::App& ctl, control::CtlArgs& args, double& watch_s) {
+  std::vector<std::string> commands;
+  for (const auto name : control::command_names()) commands.emplace_back(name);
+  ctl.add_option("socket", args.socket, "The control socket (--control PATH of heca run/node)")
+      ->required();
+  ctl.add_option("command", args.command, "status, stats, pause, resume, stop or commands")
+      ->required()
+      ->check(CLI::IsMember(commands));
+  ctl.add_flag("--json", args.json, "Print the raw JSON reply");
+  ctl.add_option("--watch", watch_s, "Repeat every SECONDS (default 2) until interrupted")
+      ->expected(0, 1)
+      ->default_str("2");
 }
 
 // `heca demo ARGS`: the virtual-cluster demo of the source tree, run with this heca binary.
@@ -250,6 +278,11 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
       "(options: heca demo --help)");
   demo->prefix_command();
   demo->set_help_flag();  // `heca demo --help` is the demo's own help
+  CLI::App* ctl = app.add_subcommand(
+      "ctl", "Send one command to a running heca's control socket (--control PATH)");
+  control::CtlArgs ctl_args;
+  double watch_s = 0;
+  add_ctl_options(*ctl, ctl_args, watch_s);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -261,6 +294,10 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
   }
   cluster_args.start = start;
   if (demo->parsed()) return run_demo(demo->remaining());
+  if (ctl->parsed()) {
+    if (ctl->count("--watch") > 0) ctl_args.watch_s = watch_s;
+    return control::run_ctl(ctl_args);
+  }
   if (node != nullptr && node->parsed()) return cluster.node(cluster_args);
   if (!cluster_args.config.empty()) {
     if (!cluster.run_cluster) return fail("this heca cannot run a guest description");
@@ -270,6 +307,7 @@ int run_cli(int argc, char** argv, const ClusterCommands& cluster) {
     cluster_args.litmus = options.litmus;
     cluster_args.iterations = options.iterations;
     cluster_args.litmus_model = options.litmus_model;
+    cluster_args.control = options.control;
     return cluster.run_cluster(cluster_args);
   }
   return run_machine(options, start);

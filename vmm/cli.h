@@ -24,6 +24,7 @@ struct ClusterArgs {
   std::string litmus;  // a .litmus file to run on the test guest instead of its workloads
   std::uint64_t iterations = 1000;
   std::string litmus_model = "tso";
+  std::string control;  // --control PATH: serve a control socket there (vmm/control/README.md)
   std::chrono::steady_clock::time_point start;
 };
 

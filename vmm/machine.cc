@@ -18,6 +18,7 @@
 #include "io-aggregation/reset_control.h"
 #include "io-aggregation/uart_8250.h"
 #include "firmware/ap_wakeup.h"
+#include "vmm/control/node_status.h"
 #include "vmm/vcpu_boot.h"
 
 namespace heca::vmm {
@@ -241,6 +242,7 @@ Status Machine::boot(std::span<const kvm_cpuid_entry2> supported_cpuid) {
 VmOutcome Machine::run() {
   for (auto& vcpu : vcpus_) vcpu->start();
   if (park_waker_) park_waker_->start();
+  started_.store(true);
   if (config_.timeout.count() > 0) {
     if (!latch_.wait_for(config_.timeout)) {
       latch_.finish({kExitTimeout, fmt::format("guest did not finish within {} s; stopped it",
@@ -259,14 +261,52 @@ Result<std::span<const std::uint8_t>> Machine::read_guest(std::uint64_t gpa, std
   return memory_.read(gpa, length);
 }
 
-std::vector<std::string> Machine::stats_lines() const {
-  std::vector<std::string> lines;
-  for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
-  const UnclaimedIoStats io = ops_.unclaimed();
-  lines.push_back(
-      fmt::format("unclaimed io: pio_reads={} pio_writes={} mmio_reads={} mmio_writes={}",
-                  io.pio_reads, io.pio_writes, io.mmio_reads, io.mmio_writes));
-  return lines;
+MachineStats Machine::stats_report() const {
+  MachineStats stats{.vcpus = {}, .unclaimed_io = ops_.unclaimed()};
+  for (const auto& vcpu : vcpus_) stats.vcpus.push_back(exit_stats_of(*vcpu));
+  return stats;
+}
+
+Result<nlohmann::json> Machine::status() {
+  control::NodeStatus status{.node = 0, .roles = {"compute", "memory", "io"}};
+  for (const auto& vcpu : vcpus_) {
+    status.vcpus.push_back({.index = vcpu->index(),
+                            .apic_id = vcpu->index(),
+                            .state = std::string(vcpu->describe_state())});
+  }
+  if (const auto outcome = latch_.outcome()) {
+    status.guest = control::GuestState::kStopped;
+    status.exit_code = outcome->exit_code;
+    status.reason = outcome->message;
+  } else if (started_.load()) {
+    status.guest = paused_.load() ? control::GuestState::kPaused : control::GuestState::kRunning;
+  }
+  return control::to_json(status);
+}
+
+Result<nlohmann::json> Machine::stats() {
+  return to_json(stats_report());
+}
+
+Status Machine::pause() {
+  if (latch_.outcome()) return make_error("the guest has stopped");
+  if (!started_.load()) return make_error("the guest is still booting");
+  paused_.store(true);
+  for (auto& vcpu : vcpus_) vcpu->pause();
+  return {};
+}
+
+Status Machine::resume() {
+  if (latch_.outcome()) return make_error("the guest has stopped");
+  for (auto& vcpu : vcpus_) vcpu->resume();
+  paused_.store(false);
+  return {};
+}
+
+Status Machine::stop() {
+  latch_.finish({kExitStoppedByControl, "stopped by `heca ctl stop`"});
+  stop_all();
+  return {};
 }
 
 void Machine::stop_all() {

@@ -2,6 +2,7 @@
 // one thread per vCPU, from boot plan to the guest's exit code.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,7 +18,9 @@
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/loader.h"
 #include "vmm/stop_latch.h"
+#include "vmm/control/control_protocol.h"
 #include "vmm/vcpu.h"
+#include "vmm/vm_stats.h"
 
 namespace heca::vmm {
 
@@ -29,6 +32,8 @@ inline constexpr int kExitVmFailure = 1;
 inline constexpr int kExitGuestCrashed = 123;
 // The guest asked for a reset (port 0xCF9 or the i8042's 0xFE); heca does not restart guests.
 inline constexpr int kExitGuestReset = 125;
+// The guest was stopped through the control socket (`heca ctl SOCKET stop`).
+inline constexpr int kExitStoppedByControl = 122;
 
 struct MachineConfig {
   std::uint32_t vcpu_count = 1;
@@ -52,8 +57,11 @@ struct MachineConfig {
                                     std::function<void(std::uint32_t)> on_exit,
                                     std::function<void(std::uint32_t)> on_event);
 
-// THREADS: create() and run() on the VMM (main) thread; devices call back on vCPU threads.
-class Machine {
+// THREADS: create() and run() on the VMM (main) thread; devices call back on vCPU threads; the
+// ControlTarget methods run on the control server's thread.
+// LOCKING: no lock of its own: the control plane reads atomics (started_, paused_, each vCPU's
+// state and counters) and the latch (its mutex); vcpus_ is fixed before a control server runs.
+class Machine final : public control::ControlTarget {
  public:
   // Validates the configuration (input errors come first and need no /dev/kvm), then
   // builds the VM, loads the guest and prepares every vCPU.
@@ -66,8 +74,16 @@ class Machine {
   [[nodiscard]] VmOutcome run();
   // Guest RAM [gpa, gpa + length) as it is now (engine view); for reading results after run().
   [[nodiscard]] Result<std::span<const std::uint8_t>> read_guest(std::uint64_t gpa, std::uint64_t length) const;
-  // One line per vCPU with its exit counters, then one for unclaimed I/O.
-  [[nodiscard]] std::vector<std::string> stats_lines() const;
+  // The counters now; `--stats` prints stats_lines(stats_report()) at exit.
+  [[nodiscard]] MachineStats stats_report() const;
+
+  // The control plane (vmm/control/README.md): node 0 with every role.
+  [[nodiscard]] Result<nlohmann::json> status() override;
+  [[nodiscard]] Result<nlohmann::json> stats() override;
+  [[nodiscard]] Status pause() override;
+  [[nodiscard]] Status resume() override;
+  // Ends the guest with kExitStoppedByControl through the stop latch.
+  [[nodiscard]] Status stop() override;
 
  private:
   Machine(const MachineConfig& config, KvmSystem kvm, VmFd vm, GuestMemory memory);
@@ -88,6 +104,8 @@ class Machine {
   StopLatch latch_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;  // INVARIANT: fixed once run() starts
   std::shared_ptr<ApParkWaker> park_waker_;   // with the wakeup mailbox and APs only
+  std::atomic<bool> started_{false};          // run() has started the vCPUs
+  std::atomic<bool> paused_{false};           // the control plane holds the vCPUs
 };
 
 }  // namespace heca::vmm

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "kernel/base/check.h"
+#include "vmm/vm_stats.h"
 
 namespace heca::vmm {
 namespace {
@@ -57,6 +58,7 @@ void Vcpu::start() {
   const std::lock_guard lock(mu_);
   HECA_CHECK(!thread_.joinable());
   exited_.store(false);
+  started_.store(true);
   thread_ = std::thread([this] {
     thread_main();
     exited_.store(true);
@@ -135,7 +137,23 @@ void Vcpu::thread_main() {
 
 void Vcpu::wait_while_paused() {
   std::unique_lock lock(mu_);
+  held_.store(true);
   resumed_.wait(lock, [this] { return state_.load() != VcpuState::kPaused; });
+  held_.store(false);
+}
+
+std::string_view Vcpu::describe_state() const {
+  if (!started_.load()) return "created";
+  if (exited_.load()) return "stopped";
+  switch (state_.load()) {
+    case VcpuState::kRunning:
+      return "running";
+    case VcpuState::kPaused:
+      return held_.load() ? "paused" : "pausing";
+    case VcpuState::kStopped:
+      return "stopping";
+  }
+  return "unknown";
 }
 
 EmulationResult Vcpu::run_emulation() {
@@ -221,13 +239,7 @@ ExitCounts Vcpu::exit_counts() const {
 }
 
 std::string Vcpu::stats_line() const {
-  const ExitCounts counts = exit_counts();
-  std::string line = fmt::format("vcpu {} exits:", index_);
-  for (std::size_t i = 0; i < kExitKindCount; ++i) {
-    if (counts[i] == 0) continue;
-    line += fmt::format(" {}={}", exit_kind_name(static_cast<ExitKind>(i)), counts[i]);
-  }
-  return line;
+  return vmm::stats_line(exit_stats_of(*this));
 }
 
 }  // namespace heca::vmm

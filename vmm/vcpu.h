@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "vmm/kvm/vcpu_fd.h"
@@ -53,6 +54,10 @@ class Vcpu {
   void rouse();
 
   [[nodiscard]] VcpuState state() const { return state_.load(); }
+  // For people and the control plane: "created" (not started), "running", "pausing" (asked to
+  // pause, still inside KVM_RUN), "paused" (held by its thread), "stopping", "stopped" (its
+  // thread returned). Any thread; a snapshot of atomics.
+  [[nodiscard]] std::string_view describe_state() const;
   [[nodiscard]] ExitCounts exit_counts() const;
   // "vcpu 0 exits: io=12 interrupted=1 ..." (non-zero counters only).
   [[nodiscard]] std::string stats_line() const;
@@ -75,6 +80,8 @@ class Vcpu {
   std::atomic<VcpuState> state_{VcpuState::kRunning};
   std::atomic<bool> rouse_requested_{false};
   std::atomic<bool> exited_{true};  // no thread running (not started, or returned)
+  std::atomic<bool> started_{false};
+  std::atomic<bool> held_{false};  // the thread waits in wait_while_paused()
   std::array<std::atomic<std::uint64_t>, kExitKindCount> counts_{};
   std::mutex mu_;
   std::condition_variable resumed_;

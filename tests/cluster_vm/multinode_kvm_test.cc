@@ -12,6 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "tests/support/loopback_ports.h"
 #include "tests/support/subprocess.h"
 #include "vmm/cluster/child_process.h"
+#include "vmm/machine.h"
 
 namespace heca::testing {
 namespace {
@@ -290,6 +293,206 @@ TEST_F(MultiNodeGuest, ProgressLinesShowEveryNodesFaultsWhileTheGuestRuns) {
   EXPECT_GT(newest_progress_faults(err, 1), 0) << err;
   EXPECT_GT(newest_progress_faults(err, 2), 0) << err;
   EXPECT_NE(err.find("guest time"), std::string::npos) << err;
+}
+
+// `heca run ARGS... --control SOCKET` in the background, asked through `heca ctl SOCKET
+// COMMAND --json`; its output is drained while the test waits, so its pipes never fill.
+class ControlledRun {
+ public:
+  ControlledRun(std::vector<std::string> args, std::string socket) : socket_(std::move(socket)) {
+    std::filesystem::remove(socket_);
+    std::vector<std::string> argv{HECA_BINARY, "run"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--control", socket_});
+    auto child = vmm::cluster::ChildProcess::spawn({.argv = argv, .netns = {}});
+    EXPECT_TRUE(child.has_value()) << child.error().message();
+    if (child) child_.emplace(std::move(*child));
+  }
+
+  // The reply `heca ctl` printed, parsed; null when it printed none (no socket yet, say).
+  nlohmann::json ctl(const std::string& command) {
+    auto result = run_process(HECA_BINARY, {"ctl", socket_, command, "--json"}, 60s);
+    drain_output();
+    if (!result) return nullptr;
+    const auto reply = nlohmann::json::parse(result->out, nullptr, false);
+    return reply.is_discarded() ? nlohmann::json(nullptr) : reply;
+  }
+
+  // What `heca ctl SOCKET COMMAND` prints for people.
+  std::string human(const std::string& command) {
+    auto result = run_process(HECA_BINARY, {"ctl", socket_, command}, 60s);
+    drain_output();
+    return result ? result->out : std::string();
+  }
+
+  // The "return" value of the reply to `command`; null when there was none.
+  nlohmann::json returned(const std::string& command) {
+    const nlohmann::json reply = ctl(command);
+    return reply.is_object() ? reply.value("return", nlohmann::json()) : nlohmann::json();
+  }
+
+  // Asks `command` until the "return" value satisfies `done` or `timeout` passes; the last one.
+  template <class Done>
+  nlohmann::json ctl_until(const std::string& command, Done done, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    nlohmann::json value;
+    while (std::chrono::steady_clock::now() < deadline) {
+      value = returned(command);
+      if (!value.is_null() && done(value)) return value;
+      std::this_thread::sleep_for(250ms);
+    }
+    return value;
+  }
+
+  // heca run's exit code, or -1 when it has not ended within `timeout`.
+  int wait(std::chrono::seconds timeout) {
+    if (!child_) return -1;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    pollfd pfd{.fd = child_->pidfd().get(), .events = POLLIN, .revents = 0};
+    while (::poll(&pfd, 1, 200) == 0 && std::chrono::steady_clock::now() < deadline) {
+      drain_output();
+    }
+    if (pfd.revents == 0) return -1;
+    drain_output();
+    auto status = child_->reap();
+    return status ? status->shell_code() : -1;
+  }
+
+  [[nodiscard]] const std::string& err() const { return err_; }
+
+ private:
+  void drain_output() {
+    if (!child_) return;
+    out_ += drain(child_->stdout_pipe());
+    err_ += drain(child_->stderr_pipe());
+  }
+
+  std::string socket_;
+  std::optional<vmm::cluster::ChildProcess> child_;
+  std::string out_;
+  std::string err_;
+};
+
+// The node statuses in a status reply: every node's from a supervisor, else the one.
+std::vector<nlohmann::json> node_statuses(const nlohmann::json& status) {
+  if (!status.is_object()) return {};
+  if (!status.contains("nodes")) return {status};
+  std::vector<nlohmann::json> nodes;
+  for (const auto& node : status["nodes"]) {
+    nodes.push_back(node.value("status", nlohmann::json::object()));
+  }
+  return nodes;
+}
+
+std::size_t vcpu_count(const nlohmann::json& status) {
+  std::size_t count = 0;
+  for (const auto& node : node_statuses(status)) {
+    count += node.value("vcpus", nlohmann::json::array()).size();
+  }
+  return count;
+}
+
+// Whether `nodes` nodes answered and every one's guest and every vCPU is in `state`.
+bool everything_is(const nlohmann::json& status, std::size_t nodes, const std::string& state) {
+  const auto statuses = node_statuses(status);
+  if (statuses.size() != nodes) return false;
+  for (const auto& node : statuses) {
+    if (node.value("guest", nlohmann::json::object()).value("state", "") != state) return false;
+    for (const auto& vcpu : node.value("vcpus", nlohmann::json::array())) {
+      if (vcpu.value("state", "") != state) return false;
+    }
+  }
+  return true;
+}
+
+// Page faults node `node` has taken, from a supervisor's stats; -1 when it has no figure yet.
+long long page_faults(const nlohmann::json& stats, std::size_t node) {
+  const auto nodes = stats.value("nodes", nlohmann::json::array());
+  if (nodes.size() <= node) return -1;
+  const auto memory = nodes[node].value("stats", nlohmann::json::object())
+                          .value("memory", nlohmann::json::object());
+  return memory.value("page_faults", -1LL);
+}
+
+TEST_F(MultiNodeGuest, ControlSocketShowsPausesResumesAndStopsTheGuest) {
+  const std::string socket =
+      (std::filesystem::temp_directory_path() / "heca-multinode-control.sock").string();
+  const auto ports = ReservedPorts::for_cluster(3);
+  ControlledRun run({write_description("heca-multinode-control", ports.base(), "iters=100000000")},
+                    socket);
+  const auto running = [](const nlohmann::json& s) { return everything_is(s, 3, "running"); };
+  const auto paused = [](const nlohmann::json& s) { return everything_is(s, 3, "paused"); };
+  // Compute nodes that are not home of the shared counters fault on them while the guest runs.
+  const auto compute_nodes_faulted = [](const nlohmann::json& s) {
+    return page_faults(s, 1) > 0 && page_faults(s, 2) > 0;
+  };
+
+  const nlohmann::json status_running = run.ctl_until("status", running, 180s);
+  const nlohmann::json stats_running = run.ctl_until("stats", compute_nodes_faulted, 60s);
+  const std::string table = run.human("status");
+  const std::string stats_text = run.human("stats");
+  const nlohmann::json pause_reply = run.ctl("pause");
+  const nlohmann::json status_paused = run.ctl_until("status", paused, 60s);
+  const nlohmann::json stats_paused_before = run.returned("stats");
+  std::this_thread::sleep_for(2s);
+  const nlohmann::json stats_paused_after = run.returned("stats");
+  const nlohmann::json resume_reply = run.ctl("resume");
+  const nlohmann::json status_resumed = run.ctl_until("status", running, 60s);
+  const nlohmann::json stop_reply = run.ctl("stop");
+  const int exit_code = run.wait(120s);
+
+  EXPECT_EQ(vcpu_count(status_running), 5u) << status_running;
+  EXPECT_TRUE(running(status_running)) << status_running;
+  EXPECT_TRUE(compute_nodes_faulted(stats_running)) << stats_running;
+  // For people: a row per vCPU (guest and vCPU running), a block of counters per node.
+  EXPECT_EQ(count_containing(table, "running  "), 5u) << table;
+  EXPECT_EQ(count_containing(stats_text, "== node "), 3u) << stats_text;
+  EXPECT_GE(count_containing(stats_text, "  page_faults "), 3u) << stats_text;
+  EXPECT_EQ(pause_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_TRUE(paused(status_paused)) << status_paused;
+  // Held vCPUs take no page faults: node 1's count stands still while paused.
+  EXPECT_EQ(page_faults(stats_paused_before, 1), page_faults(stats_paused_after, 1));
+  EXPECT_GT(page_faults(stats_paused_after, 1), 0);
+  EXPECT_EQ(resume_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_TRUE(running(status_resumed)) << status_resumed;
+  EXPECT_EQ(stop_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_EQ(exit_code, vmm::kExitStoppedByControl) << run.err();
+  EXPECT_EQ(count_containing(run.err(), "lost"), 0u) << run.err();
+  EXPECT_FALSE(std::filesystem::exists(socket));
+  EXPECT_FALSE(std::filesystem::exists(socket + ".node1"));
+}
+
+// `heca run --guest` (Machine, one node) serves the same commands on its own socket.
+TEST(ControlSocketOnKvm, ASingleNodeMachinePausesResumesAndStops) {
+  if (!kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
+  const std::string socket =
+      (std::filesystem::temp_directory_path() / "heca-machine-control.sock").string();
+  ControlledRun run({"--guest", "test", "--vcpus", "2", "--cmdline", "iters=1000000000000"},
+                    socket);
+  const auto running = [](const nlohmann::json& s) { return everything_is(s, 1, "running"); };
+  const auto paused = [](const nlohmann::json& s) { return everything_is(s, 1, "paused"); };
+
+  const nlohmann::json status_running = run.ctl_until("status", running, 120s);
+  const nlohmann::json pause_reply = run.ctl("pause");
+  const nlohmann::json status_paused = run.ctl_until("status", paused, 60s);
+  const nlohmann::json stats = run.returned("stats");
+  const nlohmann::json resume_reply = run.ctl("resume");
+  const nlohmann::json status_resumed = run.ctl_until("status", running, 60s);
+  const nlohmann::json stop_reply = run.ctl("stop");
+  const int exit_code = run.wait(60s);
+
+  EXPECT_EQ(vcpu_count(status_running), 2u) << status_running;
+  EXPECT_EQ(status_running.value("roles", nlohmann::json()),
+            nlohmann::json::parse(R"(["compute", "memory", "io"])"));
+  EXPECT_EQ(pause_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_TRUE(paused(status_paused)) << status_paused;
+  // Pausing kicked every vCPU out of KVM_RUN.
+  EXPECT_GT(stats.at("vcpus").at(1).at("exits").at("interrupted").get<long long>(), 0) << stats;
+  EXPECT_EQ(resume_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_TRUE(running(status_resumed)) << status_resumed;
+  EXPECT_EQ(stop_reply, nlohmann::json::parse(R"({"return": {}})"));
+  EXPECT_EQ(exit_code, vmm::kExitStoppedByControl) << run.err();
+  EXPECT_FALSE(std::filesystem::exists(socket));
 }
 
 // The host kernel's log (root only; empty when it cannot be read).

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <optional>
 
 #include "kernel/base/check.h"
@@ -85,6 +86,9 @@ struct NodeSupervisor::State {
   ClusterOutcome outcome;
   std::optional<int> exit_code;
   bool handles_signals = false;
+  // The nodes whose process runs, for running() on other threads. LOCKING: running_mu.
+  mutable std::mutex running_mu;
+  std::vector<std::uint32_t> running_nodes;  // GUARDED_BY(running_mu)
   struct sigaction old_int {};
   struct sigaction old_term {};
 
@@ -217,6 +221,10 @@ bool NodeSupervisor::State::is_guest_stop(const ExitStatus& status) const {
 
 void NodeSupervisor::State::on_exit(RunningNode& node, ExitStatus status) {
   outcome.exits.push_back({node.spec.node_id, status, node.signaled_by_us});
+  {
+    const std::lock_guard lock(running_mu);
+    std::erase(running_nodes, node.spec.node_id);
+  }
   if (phase != Phase::kRunning) return;
   const std::string name = node_name(node.spec.node_id, node.spec.address);
   const bool is_result = node.spec.node_id == options.result_node;
@@ -312,7 +320,10 @@ Result<NodeSupervisor> NodeSupervisor::start(std::vector<NodeProcess> nodes,
       return wrap_error(child.error(), fmt::format("starting {}", node_name(spec.node_id,
                                                                             spec.address)));
     }
+    const std::uint32_t id = spec.node_id;
     state->nodes.push_back({.spec = std::move(spec), .child = std::move(*child)});
+    const std::lock_guard lock(state->running_mu);
+    state->running_nodes.push_back(id);
   }
   return NodeSupervisor(std::move(state));
 }
@@ -334,6 +345,11 @@ ClusterOutcome NodeSupervisor::wait() {
 void NodeSupervisor::request_stop() {
   const auto byte = static_cast<unsigned char>(SIGTERM);
   [[maybe_unused]] const ssize_t n = ::write(state_->wake_write.get(), &byte, 1);
+}
+
+bool NodeSupervisor::running(std::uint32_t node_id) const {
+  const std::lock_guard lock(state_->running_mu);
+  return contains(state_->running_nodes, node_id);
 }
 
 std::vector<pid_t> NodeSupervisor::pids() const {

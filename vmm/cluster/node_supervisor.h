@@ -59,8 +59,8 @@ struct ClusterOutcome {
 };
 
 // wait() must be called from the thread that called start(): the children are tied to it
-// (PR_SET_PDEATHSIG). request_stop() may be called from any thread or a signal handler.
-// At most one supervisor at a time may have handle_signals set.
+// (PR_SET_PDEATHSIG). request_stop() may be called from any thread or a signal handler,
+// running() from any thread. At most one supervisor at a time may have handle_signals set.
 class NodeSupervisor {
  public:
   [[nodiscard]] static Result<NodeSupervisor> start(std::vector<NodeProcess> nodes,
@@ -77,6 +77,8 @@ class NodeSupervisor {
   void request_stop();
 
   [[nodiscard]] std::vector<pid_t> pids() const;
+  // Whether node `node_id`'s process has been started and not yet reaped (any thread).
+  [[nodiscard]] bool running(std::uint32_t node_id) const;
 
  private:
   struct State;

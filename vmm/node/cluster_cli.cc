@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -19,6 +20,10 @@
 #include "vmm/cluster/netns_cluster.h"
 #include "vmm/cluster/node_supervisor.h"
 #include "vmm/machine.h"
+#include "vmm/control/control_server.h"
+#include "vmm/control/unix_socket.h"
+#include "vmm/node/cluster_control.h"
+#include "vmm/node/node_control.h"
 #include "vmm/node/node_vm.h"
 
 #ifdef HECA_HAVE_TEST_GUEST
@@ -123,6 +128,27 @@ int judge(const firmware::litmus::LitmusSetup& setup, const NodeVm& vm) {
   return *exit_code;
 }
 
+// --control PATH of `heca run GUEST.toml`: node K serves PATH.nodeK (checked here, so that a
+// path too long for a socket is an input error, not a lost node).
+Result<std::vector<NodeSocket>> node_sockets(const std::string& control,
+                                             const cluster::GuestDescription& d) {
+  std::vector<NodeSocket> sockets;
+  if (control.empty()) return sockets;
+  for (const auto& node : d.nodes) {
+    const std::string path = node_socket_path(control, node.id);
+    if (auto address = control::unix_address(path); !address) {
+      return std::unexpected(address.error());
+    }
+    sockets.push_back({.node = node.id, .address = node.address, .path = path});
+  }
+  return sockets;
+}
+
+// Nodes killed by a signal leave their socket files behind: remove the ones nobody serves.
+void remove_stale_node_sockets(const std::vector<NodeSocket>& sockets) {
+  for (const auto& socket : sockets) (void)control::remove_stale_socket(socket.path);
+}
+
 }  // namespace
 
 int run_node(const ClusterArgs& args) {
@@ -147,6 +173,11 @@ int run_node(const ClusterArgs& args) {
   }
   auto key = coherence::load_cluster_key(d->key_file);
   if (!key) return fail(key.error().message());
+  // Served from before the node joins the cluster, which can take long: it answers "booting".
+  auto server = control::bind_if_given(args.control);
+  if (!server) return fail(server.error().message());
+  NodeControl control(args.id, d->nodes[args.id].roles.names());
+  const control::ServingScope serving(server->get(), control);
   auto vm = NodeVm::create({.description = std::move(*d),
                             .id = args.id,
                             .image = std::move(*image),
@@ -157,6 +188,7 @@ int run_node(const ClusterArgs& args) {
                             .timeout = std::chrono::duration<double>(args.timeout_s),
                             .progress = std::chrono::duration<double>(args.progress_s)});
   if (!vm) return fail(fmt::format("node {}: {}", args.id, vm.error().message()));
+  const auto attached = control.attach(**vm);  // INVARIANT: detached before the NodeVm goes
   VmOutcome outcome = (*vm)->run();
   if (*litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(**litmus, **vm);
   if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
@@ -174,6 +206,7 @@ int run_node(const ClusterArgs& args) {
   if ((*vm)->threads_stuck()) {
     // A vCPU thread still waits in the host kernel for a page no node will serve: only the
     // process's exit takes it out, and NodeVm's destructor would wait for it forever.
+    server->reset();  // removes the socket file, which _Exit would leave behind
     std::fflush(nullptr);
     std::_Exit(code);
   }
@@ -211,6 +244,10 @@ class RunKey {
 int run_cluster(const ClusterArgs& args) {
   auto d = cluster::load_guest_description(args.config);
   if (!d) return fail(d.error().message());
+  auto sockets = node_sockets(args.control, *d);
+  if (!sockets) return fail(sockets.error().message());
+  auto server = control::bind_if_given(args.control);
+  if (!server) return fail(server.error().message());
   std::optional<RunKey> run_key;
   if (d->key_file.empty()) {
     auto key = RunKey::create();
@@ -227,6 +264,9 @@ int run_cluster(const ClusterArgs& args) {
   }
   cluster::fill_default_addresses(
       *d, net ? cluster::AddressMode::kNamespaces : cluster::AddressMode::kLoopback);
+  for (auto& socket : *sockets) socket.address = d->nodes[socket.node].address;
+  ClusterControl control(*sockets);
+  const control::ServingScope serving(server->get(), control);
   auto path = write_temp_description(*d);
   if (!path) return fail(path.error().message());
   std::vector<std::string> names;
@@ -245,18 +285,28 @@ int run_cluster(const ClusterArgs& args) {
     extra.push_back("--litmus-model");
     extra.push_back(args.litmus_model);
   }
+  auto nodes = cluster::plan_node_processes(*d, {.heca_binary = self_binary(),
+                                                 .config_path = *path,
+                                                 .extra_args = extra,
+                                                 .namespaces = names});
+  for (const auto& socket : *sockets) {
+    nodes[socket.node].argv.insert(nodes[socket.node].argv.end(), {"--control", socket.path});
+  }
   auto supervisor = cluster::NodeSupervisor::start(
-      cluster::plan_node_processes(*d, {.heca_binary = self_binary(),
-                                        .config_path = *path,
-                                        .extra_args = extra,
-                                        .namespaces = names}),
-      {.result_node = d->io_node(), .guest_stop_codes = {kExitGuestCrashed, kExitTimeout}});
+      std::move(nodes), {.result_node = d->io_node(),
+                         .guest_stop_codes = {kExitGuestCrashed, kExitTimeout,
+                                              kExitStoppedByControl}});
   if (!supervisor) {
     ::unlink(path->c_str());
     return fail(supervisor.error().message());
   }
-  const cluster::ClusterOutcome outcome = supervisor->wait();
+  cluster::ClusterOutcome outcome;
+  {
+    const auto attached = control.attach(*supervisor);
+    outcome = supervisor->wait();
+  }
   ::unlink(path->c_str());
+  remove_stale_node_sockets(*sockets);
   if (!outcome.lost.empty()) std::fprintf(stderr, "heca: %s\n", outcome.lost.c_str());
   return outcome.exit_code;
 }

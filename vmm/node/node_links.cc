@@ -220,25 +220,34 @@ void NodeLinks::on_peer_lost(NodeId peer, const Error& why) {
                                      why.message()));
 }
 
-std::vector<std::string> NodeLinks::stats_lines() const {
+NodeLinksStats NodeLinks::stats() const {
+  NodeLinksStats stats;
+  for (std::size_t k = 0; k < kIpiKindCount; ++k) {
+    stats.ipis_sent[k] = ipis_sent_[k].load();
+    stats.ipis_received[k] = ipis_received_[k].load();
+  }
+  if (forwarder_) stats.forwarded_io = forwarder_->stats();
+  if (server_) stats.served_io = server_->stats();
+  return stats;
+}
+
+std::vector<std::string> stats_lines(const NodeLinksStats& stats) {
   std::vector<std::string> lines;
   std::string ipis = "ipis forwarded:";
   for (std::size_t k = 0; k < kIpiKindCount; ++k) {
-    ipis += fmt::format(" {}={}/{}", ipi_kind_name(static_cast<IpiKind>(k)), ipis_sent_[k].load(),
-                        ipis_received_[k].load());
+    ipis += fmt::format(" {}={}/{}", ipi_kind_name(static_cast<IpiKind>(k)), stats.ipis_sent[k],
+                        stats.ipis_received[k]);
   }
   lines.push_back(ipis + " (sent/received)");
-  if (forwarder_) {
-    const io::IoForwarderStats s = forwarder_->stats();
+  if (const auto& s = stats.forwarded_io) {
     lines.push_back(fmt::format(
         "forwarded io: reads={} writes={} unclaimed={} failed={} round trip p50={} us p99={} us",
-        s.reads, s.writes, s.unclaimed, s.failed, s.round_trip.p50.count() / 1000,
-        s.round_trip.p99.count() / 1000));
+        s->reads, s->writes, s->unclaimed, s->failed, s->round_trip.p50.count() / 1000,
+        s->round_trip.p99.count() / 1000));
   }
-  if (server_) {
-    const io::IoServerStats s = server_->stats();
-    lines.push_back(fmt::format("served io: reads={} writes={} guest_exits_sent={}", s.reads,
-                                s.writes, s.guest_exits_sent));
+  if (const auto& s = stats.served_io) {
+    lines.push_back(fmt::format("served io: reads={} writes={} guest_exits_sent={}", s->reads,
+                                s->writes, s->guest_exits_sent));
   }
   return lines;
 }

@@ -57,7 +57,12 @@ struct NodeLinksConfig {
 struct NodeLinksStats {
   std::array<std::uint64_t, kIpiKindCount> ipis_sent{};
   std::array<std::uint64_t, kIpiKindCount> ipis_received{};
+  std::optional<io::IoForwarderStats> forwarded_io;  // compute nodes
+  std::optional<io::IoServerStats> served_io;        // the I/O node
 };
+
+// "ipis forwarded: fixed=1/2 ... (sent/received)", then forwarded or served I/O.
+[[nodiscard]] std::vector<std::string> stats_lines(const NodeLinksStats& stats);
 
 // THREADS: send_ipi(), broadcast_guest_exit(), forward_*() and request_stop() from any thread;
 // the TransportHandler methods on the loop thread. INVARIANT: the loop thread is joined (in
@@ -87,7 +92,8 @@ class NodeLinks final : public coherence::TransportHandler {
   void request_stop(const std::string& why);
   // Stops and joins the loop thread (idempotent).
   void shut_down();
-  [[nodiscard]] std::vector<std::string> stats_lines() const;
+  // Any thread.
+  [[nodiscard]] NodeLinksStats stats() const;
 
   std::span<std::uint8_t> payload_destination(NodeId from,
                                               const coherence::wire::Header& header) override;

@@ -420,6 +420,7 @@ VmOutcome NodeVm::run() {
   for (auto& vcpu : vcpus_) vcpu->start();
   if (park_waker_) park_waker_->start();
   started_ = last_progress_ = std::chrono::steady_clock::now();
+  vcpus_started_.store(true);
   wait_for_guest();
   links_->request_stop("the guest stopped");
   if (park_waker_) park_waker_->stop();
@@ -450,7 +451,11 @@ void NodeVm::wait_for_guest() {
 std::string NodeVm::progress_line() {
   using Seconds = std::chrono::duration<double>;
   const auto now = std::chrono::steady_clock::now();
-  const coherence::ProtocolStats mem = memory_->stats().protocol;
+  coherence::ProtocolStats mem;
+  {
+    const std::lock_guard lock(stats_mu_);
+    mem = memory_->stats().protocol;
+  }
   const std::uint64_t faults = mem.read_faults + mem.write_faults;
   const double since_last = Seconds(now - last_progress_).count();
   const double rate =
@@ -466,6 +471,11 @@ std::string NodeVm::progress_line() {
 }
 
 Status NodeVm::leave(std::chrono::milliseconds timeout) {
+  {
+    // The memory cluster stops answering below: the control plane gets this snapshot instead.
+    const std::lock_guard lock(stats_mu_);
+    final_stats_ = gather_stats(true);
+  }
   auto s = memory_->leave(timeout);
   links_->shut_down();
   return s;
@@ -478,41 +488,93 @@ Result<std::span<const std::uint8_t>> NodeVm::read_guest(std::uint64_t gpa,
   return std::span<const std::uint8_t>(memory_->data() + *offset, length);
 }
 
-// "hot pages: gpa 0x2a5b000 x812, ...": where this node's grants went, by guest-physical page.
-std::string NodeVm::hot_pages_line(std::span<const coherence::HotPage> hot) const {
-  std::string line = "hot pages (grants received):";
+// Where this node's grants went, by guest-physical page.
+std::vector<HotPageReport> NodeVm::hot_pages(std::span<const coherence::HotPage> hot) const {
+  std::vector<HotPageReport> pages;
   for (const auto& page : hot) {
     const auto gpa = ram_gpa(ram_, page.page * coherence::kPageSize);
-    line += gpa ? fmt::format(" {:#x} x{}", *gpa, page.grants)
-                : fmt::format(" page {} x{}", page.page, page.grants);
+    pages.push_back({.page = page.page,
+                     .gpa = gpa ? std::optional<std::uint64_t>(*gpa) : std::nullopt,
+                     .grants = page.grants});
   }
-  return line;
+  return pages;
+}
+
+NodeStatsReport NodeVm::gather_stats(bool with_memory) {
+  NodeStatsReport report{.node = config_.id,
+                         .tsc = {.aligned = tsc_aligned_,
+                                 .vcpu_offset = tsc_offset_,
+                                 .host_offset = tsc_.offset,
+                                 .uncertainty = tsc_.uncertainty,
+                                 .reference_node = kTscReferenceNode},
+                         .links = links_->stats()};
+  for (const auto& vcpu : vcpus_) report.vcpus.push_back(exit_stats_of(*vcpu));
+  for (const auto& proxy : proxies_) {
+    report.proxies.push_back({.apic_id = proxy->apic_id(), .stats = proxy->stats()});
+  }
+  if (with_memory) {
+    report.memory = memory_->stats();
+    report.hot_pages = hot_pages(report.memory->hot_pages);
+  }
+  return report;
 }
 
 std::vector<std::string> NodeVm::stats_lines() {
-  std::vector<std::string> lines;
-  for (const auto& vcpu : vcpus_) lines.push_back(vcpu->stats_line());
-  for (const auto& proxy : proxies_) {
-    const proxy::ProxyStats s = proxy->stats();
-    lines.push_back(fmt::format(
-        "proxy {}: interrupts={} nmis={} inits={} sipis={} faults={} "
-        "escapes={} kicks={}",
-        proxy->apic_id(), s.interrupts, s.nmis, s.inits, s.sipis, s.faults, s.escapes, s.kicks));
+  const std::lock_guard lock(stats_mu_);
+  return node::stats_lines(final_stats_ ? *final_stats_ : gather_stats(true));
+}
+
+NodeStatsReport NodeVm::stats_report() {
+  const std::lock_guard lock(stats_mu_);
+  if (final_stats_) return *final_stats_;
+  return gather_stats(vcpus_started_.load());
+}
+
+control::NodeStatus NodeVm::status() const {
+  const auto& d = config_.description;
+  control::NodeStatus status{.node = config_.id, .roles = d.nodes[config_.id].roles.names()};
+  for (const auto& vcpu : vcpus_) {
+    status.vcpus.push_back({.index = vcpu->index(),
+                            .apic_id = vcpu->index(),  // KVM's vCPU id is the APIC id
+                            .state = std::string(vcpu->describe_state())});
   }
-  lines.push_back(tsc_aligned_
-                      ? fmt::format("tsc: every vCPU at host TSC {:+} (host TSC vs node {}: {:+} "
-                                    "+- {} cycles)",
-                                    tsc_offset_, kTscReferenceNode, tsc_.offset, tsc_.uncertainty)
-                      : "tsc: NOT aligned (KVM refused the TSC offset)");
-  const coherence::NodeStats mem = memory_->stats();
-  lines.push_back("memory: " + mem.protocol.to_string());
-  lines.push_back("messages: " + mem.messages.to_string());
-  lines.push_back(mem.fault_latency.to_string() +
-                  fmt::format("; pages held {:.0f} us after a grant",
-                              std::chrono::duration<double, std::micro>(mem.hold).count()));
-  if (!mem.hot_pages.empty()) lines.push_back(hot_pages_line(mem.hot_pages));
-  for (auto& line : links_->stats_lines()) lines.push_back(std::move(line));
-  return lines;
+  for (const auto& proxy : proxies_) {
+    status.proxies.push_back(
+        {.apic_id = proxy->apic_id(), .node = d.node_of_vcpu(proxy->apic_id())});
+  }
+  if (const auto outcome = latch_.outcome()) {
+    status.guest = control::GuestState::kStopped;
+    status.exit_code = outcome->exit_code;
+    status.reason = outcome->message;
+  } else if (vcpus_started_.load()) {
+    status.guest = paused_.load() ? control::GuestState::kPaused : control::GuestState::kRunning;
+  }
+  return status;
+}
+
+Status NodeVm::pause_vcpus() {
+  if (latch_.outcome()) {
+    return make_error(fmt::format("node {}: the guest has stopped", config_.id));
+  }
+  if (!vcpus_started_.load()) {
+    return make_error(fmt::format("node {}: the guest's vCPUs have not started yet", config_.id));
+  }
+  paused_.store(true);
+  for (auto& vcpu : vcpus_) vcpu->pause();
+  return {};
+}
+
+Status NodeVm::resume_vcpus() {
+  if (latch_.outcome()) {
+    return make_error(fmt::format("node {}: the guest has stopped", config_.id));
+  }
+  for (auto& vcpu : vcpus_) vcpu->resume();
+  paused_.store(false);
+  return {};
+}
+
+void NodeVm::stop_by_control() {
+  stop_guest({kExitStoppedByControl, "stopped by `heca ctl stop`"});
 }
 
 }  // namespace heca::vmm::node

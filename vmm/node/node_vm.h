@@ -2,9 +2,11 @@
 // (ClusterMemory) as KVM memslots, owned vCPUs run here, the others parked here as proxies.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,9 +17,11 @@
 #include "vmm/ap_park_waker.h"
 #include "vmm/bus_vm_ops.h"
 #include "vmm/cluster/guest_description.h"
+#include "vmm/control/node_status.h"
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/loader.h"
 #include "vmm/node/node_links.h"
+#include "vmm/node/node_stats.h"
 #include "vmm/proxy/proxy_firmware.h"
 #include "vmm/proxy/proxy_vcpu.h"
 #include "vmm/stop_latch.h"
@@ -51,8 +55,15 @@ struct NodeVmConfig {
 // An error naming the description's node ids when `id` is not one of them.
 [[nodiscard]] Status check_node_id(const cluster::GuestDescription& description, std::uint32_t id);
 
-// THREADS: create() and run() on the main thread. Callbacks arrive on vCPU, proxy, link and
-// coherence threads; they only finish the latch, inject interrupts or forward messages.
+// THREADS: create(), run(), leave() and stats_lines() on the main thread. Callbacks arrive on
+// vCPU, proxy, link and coherence threads; they only finish the latch, inject interrupts or
+// forward messages. status(), stats_report(), pause_vcpus(), resume_vcpus() and
+// stop_by_control() are for the control server's thread (vmm/node/node_control.h).
+// LOCKING: the control plane reads atomics (vcpus_started_, paused_, every vCPU's state and
+// counters) and the latch (its own mutex); vcpus_ and proxies_ are fixed once create() returns.
+// stats_mu_ serialises every ClusterMemory::stats() call with the snapshot leave() takes before
+// the memory cluster stops (afterwards stats come from final_stats_); the control thread asks
+// the memory cluster only once the start barrier has passed (vcpus_started_).
 class NodeVm {
  public:
   // Joins the memory cluster and the node links (blocking until every node is there), builds
@@ -68,7 +79,19 @@ class NodeVm {
   // The final barrier: afterwards no node needs this one's pages; then the links close.
   // Errors: a node did not arrive within `timeout`.
   [[nodiscard]] Status leave(std::chrono::milliseconds timeout);
+  // `--stats`: stats_lines() of every counter now (main thread).
   [[nodiscard]] std::vector<std::string> stats_lines();
+
+  // The control plane. status(): this node's roles, guest state, vCPUs and proxies.
+  [[nodiscard]] control::NodeStatus status() const;
+  // Every counter now; the memory section only once the vCPUs run; after leave() its snapshot.
+  [[nodiscard]] NodeStatsReport stats_report();
+  // Holds every vCPU of this node (not the proxies, which keep forwarding interrupts) out of
+  // KVM_RUN until resume_vcpus(). Errors: the guest has not started or has stopped.
+  [[nodiscard]] Status pause_vcpus();
+  [[nodiscard]] Status resume_vcpus();
+  // Stops the guest on every node through the stop path, with kExitStoppedByControl.
+  void stop_by_control();
   // "progress: node 1, 60 s: guest time 600.0 s, 12345 page faults (205/s), ...": one line
   // while the guest runs (run() prints it every NodeVmConfig::progress).
   [[nodiscard]] std::string progress_line();
@@ -81,7 +104,9 @@ class NodeVm {
 
  private:
   explicit NodeVm(NodeVmConfig config);
-  [[nodiscard]] std::string hot_pages_line(std::span<const coherence::HotPage> hot) const;
+  // Every counter now, the memory cluster's too when `with_memory`. Caller holds stats_mu_.
+  [[nodiscard]] NodeStatsReport gather_stats(bool with_memory);
+  [[nodiscard]] std::vector<HotPageReport> hot_pages(std::span<const coherence::HotPage> hot) const;
   [[nodiscard]] Status build();
   [[nodiscard]] Status join_memory();
   [[nodiscard]] Status register_ram();
@@ -121,6 +146,10 @@ class NodeVm {
   std::chrono::steady_clock::time_point started_;  // when run() started the vCPUs
   std::uint64_t faults_at_last_progress_ = 0;
   std::chrono::steady_clock::time_point last_progress_;
+  std::atomic<bool> vcpus_started_{false};  // past the start barrier, vCPUs started
+  std::atomic<bool> paused_{false};         // the control plane holds the vCPUs
+  std::mutex stats_mu_;
+  std::optional<NodeStatsReport> final_stats_;  // GUARDED_BY(stats_mu_); set by leave()
 };
 
 }  // namespace heca::vmm::node
