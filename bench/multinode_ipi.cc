@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kVcpus = 5;
 constexpr int kTcpRoundTrips = 2000;
 // Short counter and memcpy phases after the IPI phase; APs on slow hosts (a virtual cluster)
-// may take longer than the default 10 s to check in.
+// may take longer than the default 30 s to check in.
 const std::string kPhases = " iters=200 mbw_kib=64 mbw_reps=1 checkin_s=120";
 
 // vCPU 0 alone on node 0, so every ping crosses nodes.

@@ -8,6 +8,15 @@
 
 namespace heca::firmware::guest {
 
+// A variable on guest pages of its own. Across nodes a page moves whole: data that CPUs keep
+// writing (a lock, a barrier, check-in flags) must not share a page with data every CPU needs
+// to read (the IDT, GDT and TSSes, the configuration), or each write takes those away from
+// every other node and each read brings them back.
+template <typename T>
+struct alignas(4096) OwnPage {
+  T value;
+};
+
 inline bool in_ring0() {
   uint16_t cs = 0;
   asm volatile("mov %%cs, %0" : "=r"(cs));

@@ -22,7 +22,9 @@ struct GuestConfig {
   IpiFault ipi_fault = IpiFault::kNone;
   bool triple_fault = false;  // fault=triple_fault: the last CPU triple-faults as it starts
   bool double_fault = false;  // fault=double_fault: the last CPU breaks its stack as it starts
-  uint64_t checkin_s = 10;   // checkin_s=N: how long the BSP waits for every AP to check in
+  // checkin_s=N: how long the BSP waits for every AP to check in. APs on other nodes fault in
+  // their code, stack and tables page by page, a few ms each on a loaded virtual host.
+  uint64_t checkin_s = 30;
 };
 
 struct CpuTable {

@@ -6,7 +6,8 @@
 namespace heca::firmware::guest {
 namespace {
 
-SpinLock console_lock;
+OwnPage<SpinLock> console_lock_page;  // every CPU takes it to print
+SpinLock& console_lock = console_lock_page.value;
 
 }  // namespace
 

@@ -40,9 +40,14 @@ struct [[gnu::packed]] DescriptorPointer {
   uint64_t base;
 };
 
-alignas(16) uint64_t gdt[TG_GDT_ENTRIES];
-alignas(16) IdtGate idt[256];
-alignas(16) Tss tss[TG_MAX_CPUS];
+// What the CPU reads to deliver an exception: written before the APs start (and the GDT's
+// TSS busy bits by each CPU's ltr), then only read.
+OwnPage<uint64_t[TG_GDT_ENTRIES]> gdt_page;
+OwnPage<IdtGate[256]> idt_page;
+OwnPage<Tss[TG_MAX_CPUS]> tss_page;
+auto& gdt = gdt_page.value;
+auto& idt = idt_page.value;
+auto& tss = tss_page.value;
 
 constexpr uint64_t kIa32ApicBase = 0x1B;
 constexpr uint64_t kApicBaseEnable = 1U << 11;

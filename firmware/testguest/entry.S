@@ -326,8 +326,9 @@ isr_stub_table:
   .endr
 
   .data
-  .balign 4
+  .balign 4096  // a page of its own: every AP takes a slot (arch.h, OwnPage)
 ap_next_slot:  // slot 0 is the BSP's
   .long 1
+  .balign 4096
 
   .section .note.GNU-stack, "", @progbits

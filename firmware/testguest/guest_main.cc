@@ -20,9 +20,13 @@ GuestConfig config;
 CpuTable cpus;
 uint32_t bsp_index = 0;
 
-uint32_t checked_in[TG_MAX_CPUS];
-Barrier phase_barrier;
-MbwResult mbw_results[TG_MAX_CPUS];
+// Written by every CPU: each on pages of its own (arch.h, OwnPage).
+OwnPage<uint32_t[TG_MAX_CPUS]> checked_in_page;
+OwnPage<Barrier> phase_barrier_page;
+OwnPage<MbwResult[TG_MAX_CPUS]> mbw_results_page;
+auto& checked_in = checked_in_page.value;
+Barrier& phase_barrier = phase_barrier_page.value;
+auto& mbw_results = mbw_results_page.value;
 
 uint32_t index_of_apic(uint32_t apic_id) {
   for (uint32_t i = 0; i < cpus.count; ++i) {

@@ -33,7 +33,8 @@ struct StartLine {
   uint64_t window;              // cycles over which the thread starts are spread
 };
 // One page of its own: the barrier's release and the start time travel in one transfer.
-alignas(4096) StartLine start_line;
+OwnPage<StartLine> start_line_page;
+StartLine& start_line = start_line_page.value;
 
 constexpr uint64_t kMinMarginUs = 20;
 constexpr uint64_t kMaxMarginUs = 200'000;

@@ -173,7 +173,7 @@ TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
   EXPECT_EQ(count_containing(result->err, "heca: stopped: the guest stopped on node 2"), 2u)
       << result->err;
   EXPECT_EQ(count_containing(result->err, "lost"), 0u) << result->err;
-  // Without the stop broadcast the BSP waits checkin_s (10 s) for vCPU 4, then fails with 3.
+  // Without the stop broadcast the BSP waits checkin_s (30 s) for vCPU 4, then fails with 3.
   EXPECT_LT(took, 60s) << result->err;
 }
 

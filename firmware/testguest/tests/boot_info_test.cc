@@ -106,7 +106,7 @@ TEST(TestGuestCmdline, ReadsTheIpiRoundsAndIpiFaults) {
 
 TEST(TestGuestCmdline, ReadsTheCheckInTimeoutAndRejectsZero) {
   GuestConfig config;
-  EXPECT_EQ(config.checkin_s, 10U);
+  EXPECT_EQ(config.checkin_s, 30U);
 
   EXPECT_EQ(parse_cmdline("checkin_s=120", &config), nullptr);
   EXPECT_EQ(config.checkin_s, 120U);
