@@ -44,7 +44,9 @@ void BusVmOps::unclaimed_write(io::AddressSpace space, std::uint64_t addr,
                                std::span<const std::uint8_t> data) {
   auto& counter = space == io::AddressSpace::kPio ? pio_writes_ : mmio_writes_;
   counter.fetch_add(1, std::memory_order_relaxed);
-  if (forwarder_.write) (void)forwarder_.write(space, addr, data);
+  // A write the I/O node did not take is counted and stops the guest in the forwarder (a
+  // lost link), so nothing is left to do with the result here.
+  if (forwarder_.write) forwarder_.write(space, addr, data);
 }
 
 }  // namespace heca::vmm
