@@ -157,7 +157,8 @@ TEST_F(MultiNodeGuest, PublicTwoPlusTwoWRunsWithEachThreadOnItsOwnNode) {
 
 TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
   const auto ports = ReservedPorts::for_cluster(3);
-  const auto config = write_description("heca-multinode-crash", ports.base(), "fault=triple_fault");
+  const auto config = write_description("heca-multinode-crash", ports.base(),
+                                        "fault=triple_fault checkin_s=120");
   const auto start = std::chrono::steady_clock::now();
 
   auto result = run_process(HECA_BINARY, {"run", config, "--timeout", "200"}, 250s);
@@ -173,7 +174,8 @@ TEST_F(MultiNodeGuest, ATripleFaultOnAComputeNodeStopsEveryNodeWithOneCode) {
   EXPECT_EQ(count_containing(result->err, "heca: stopped: the guest stopped on node 2"), 2u)
       << result->err;
   EXPECT_EQ(count_containing(result->err, "lost"), 0u) << result->err;
-  // Without the stop broadcast the BSP waits checkin_s (30 s) for vCPU 4, then fails with 3.
+  // Without the stop broadcast the BSP waits checkin_s (120 s here) for vCPU 4, then fails
+  // with 3.
   EXPECT_LT(took, 60s) << result->err;
 }
 
