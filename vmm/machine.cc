@@ -152,15 +152,17 @@ Result<VmFd> create_pc_vm(const KvmSystem& kvm) {
 
 Status add_io_devices(io::IoBus& bus, VmFd& vm, std::function<void(std::uint32_t)> on_exit,
                       std::function<void(std::uint32_t)> on_event) {
-  auto warned = std::make_shared<std::atomic<bool>>(false);
-  auto uart = std::make_shared<io::Uart8250>(write_stdout, [&vm, warned](bool level) {
+  auto uart = std::make_shared<io::Uart8250>(write_stdout, [&vm](bool level) {
     // A failed KVM_IRQ_LINE means the VM fd is broken: the console loses its interrupt (said
-    // once), and the guest goes on.
-    auto s = vm.irq_line(kUartGsi, level);
-    if (!s && !warned->exchange(true)) {
-      std::fprintf(stderr,
-                   "heca: serial console: raising GSI %u: %s; its interrupts are lost from here on\n",
-                   static_cast<unsigned>(kUartGsi), s.error().message().c_str());
+    // once per process, as create_pit_or_warn does), and the guest goes on.
+    static std::once_flag warned;
+    if (auto s = vm.irq_line(kUartGsi, level); !s) {
+      std::call_once(warned, [&s] {
+        std::fprintf(stderr,
+                     "heca: serial console: raising GSI %u: %s; its interrupts are lost from "
+                     "here on\n",
+                     static_cast<unsigned>(kUartGsi), s.error().message().c_str());
+      });
     }
   });
   if (auto s = add_device(bus, firmware::abi::kUartPort, io::Uart8250::kRegisterCount, uart); !s) {
