@@ -2,5 +2,5 @@
 #include "vmm/node/cluster_cli.h"
 
 int main(int argc, char** argv) {
-  return heca::vmm::run_cli(argc, argv, heca::vmm::node::cluster_commands());
+  return heca::vmm::run_cli(argc, argv, heca::vmm::node::run_commands());
 }

@@ -27,27 +27,16 @@ json to_json(const VcpuExitStats& stats) {
   return {{"index", stats.index}, {"exits", std::move(exits)}};
 }
 
-std::vector<std::string> stats_lines(const MachineStats& stats) {
-  std::vector<std::string> lines;
-  for (const auto& vcpu : stats.vcpus) lines.push_back(stats_line(vcpu));
-  const UnclaimedIoStats& io = stats.unclaimed_io;
-  lines.push_back(
-      fmt::format("unclaimed io: pio_reads={} pio_writes={} mmio_reads={} mmio_writes={}",
-                  io.pio_reads, io.pio_writes, io.mmio_reads, io.mmio_writes));
-  return lines;
+std::string stats_line(const UnclaimedIoStats& io) {
+  return fmt::format("unclaimed io: pio_reads={} pio_writes={} mmio_reads={} mmio_writes={}",
+                     io.pio_reads, io.pio_writes, io.mmio_reads, io.mmio_writes);
 }
 
-json to_json(const MachineStats& stats) {
-  json vcpus = json::array();
-  for (const auto& vcpu : stats.vcpus) vcpus.push_back(to_json(vcpu));
-  const UnclaimedIoStats& io = stats.unclaimed_io;
-  return {{"node", 0},
-          {"vcpus", std::move(vcpus)},
-          {"unclaimed_io",
-           {{"pio_reads", io.pio_reads},
-            {"pio_writes", io.pio_writes},
-            {"mmio_reads", io.mmio_reads},
-            {"mmio_writes", io.mmio_writes}}}};
+json to_json(const UnclaimedIoStats& io) {
+  return {{"pio_reads", io.pio_reads},
+          {"pio_writes", io.pio_writes},
+          {"mmio_reads", io.mmio_reads},
+          {"mmio_writes", io.mmio_writes}};
 }
 
 }  // namespace heca::vmm

@@ -23,15 +23,9 @@ struct VcpuExitStats {
 // {"index": 0, "exits": {"io": 12, "mmio": 0, ...}}: every exit reason, zeros included.
 [[nodiscard]] nlohmann::json to_json(const VcpuExitStats& stats);
 
-// A single-node machine (`heca run --guest|--kernel`).
-struct MachineStats {
-  std::vector<VcpuExitStats> vcpus;
-  UnclaimedIoStats unclaimed_io;
-};
-
-// One line per vCPU with its exit counters, then one for unclaimed I/O.
-[[nodiscard]] std::vector<std::string> stats_lines(const MachineStats& stats);
-// {"node": 0, "vcpus": [...], "unclaimed_io": {"pio_reads": ..., ...}}
-[[nodiscard]] nlohmann::json to_json(const MachineStats& stats);
+// "unclaimed io: pio_reads=0 pio_writes=3 mmio_reads=0 mmio_writes=0"
+[[nodiscard]] std::string stats_line(const UnclaimedIoStats& stats);
+// {"pio_reads": 0, "pio_writes": 3, "mmio_reads": 0, "mmio_writes": 0}
+[[nodiscard]] nlohmann::json to_json(const UnclaimedIoStats& stats);
 
 }  // namespace heca::vmm

@@ -23,7 +23,7 @@
 #include "tests/support/loopback_ports.h"
 #include "tests/support/subprocess.h"
 #include "vmm/cluster/child_process.h"
-#include "vmm/machine.h"
+#include "vmm/exit_codes.h"
 
 namespace heca::testing {
 namespace {
@@ -464,8 +464,8 @@ TEST_F(MultiNodeGuest, ControlSocketShowsPausesResumesAndStopsTheGuest) {
   EXPECT_FALSE(std::filesystem::exists(socket + ".node1"));
 }
 
-// `heca run --guest` (Machine, one node) serves the same commands on its own socket.
-TEST(ControlSocketOnKvm, ASingleNodeMachinePausesResumesAndStops) {
+// `heca run --guest` (a guest of one node) serves the same commands on its own socket.
+TEST(ControlSocketOnKvm, ASingleNodeGuestPausesResumesAndStops) {
   if (!kvm_available()) GTEST_SKIP() << "/dev/kvm cannot be opened";
   const std::string socket =
       (std::filesystem::temp_directory_path() / "heca-machine-control.sock").string();

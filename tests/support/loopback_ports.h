@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernel/base/fd.h"
+#include "vmm/cluster/guest_description.h"
 
 namespace heca::testing {
 
@@ -56,11 +57,11 @@ class ReservedPorts {
   }
 
   // What a guest description's `base_port` needs for `nodes` nodes: the coherence mesh at
-  // base + id and the node links at base + 100 + id (vmm/node/node_vm.h, kLinkPortOffset).
+  // base + id and the node links at base + kLinkPortOffset + id.
   static ReservedPorts for_cluster(std::size_t nodes) {
     std::vector<std::uint16_t> offsets;
     for (std::size_t i = 0; i < nodes; ++i) offsets.push_back(static_cast<std::uint16_t>(i));
-    for (std::size_t i = 0; i < nodes; ++i) offsets.push_back(static_cast<std::uint16_t>(100 + i));
+    for (std::size_t i = 0; i < nodes; ++i) offsets.push_back(static_cast<std::uint16_t>(vmm::cluster::kLinkPortOffset + i));
     return reserve(offsets);
   }
 

@@ -182,10 +182,13 @@ Status finish_nodes(const TableReader& root, std::vector<ParsedNode> parsed,
   if (auto s = check_ids(parsed); !s) return s;
   if (auto s = check_roles(root, parsed); !s) return s;
   if (auto s = check_vcpus(root, parsed); !s) return s;
-  const auto last_port = std::uint64_t{description.base_port} + parsed.size() - 1;
+  // Node K listens on base_port + K (memory) and base_port + kLinkPortOffset + K (links).
+  const auto last_port =
+      std::uint64_t{description.base_port} + kLinkPortOffset + parsed.size() - 1;
   if (last_port > 65535) {
-    return root.error_at("", fmt::format("transport.base_port: {} + {} nodes runs past port 65535",
-                                         description.base_port, parsed.size()));
+    return root.error_at(
+        "", fmt::format("transport.base_port: {} + {} + {} nodes runs past port 65535",
+                        description.base_port, kLinkPortOffset, parsed.size()));
   }
   const bool explicit_homes =
       std::ranges::any_of(parsed, [](const ParsedNode& p) { return !p.node.home.empty(); });

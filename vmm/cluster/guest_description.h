@@ -27,6 +27,7 @@ namespace heca::vmm::cluster {
 //   [transport]                # optional table
 //   kind = "tcp"               # "tcp" (default); "rdma" is rejected until it is built
 //   base_port = 7700           # optional, default 7700; node K listens on base_port + K
+//                              # (memory) and base_port + 100 + K (node links)
 //   key_file = "cluster.key"   # the key every node proves it holds before anything moves:
 //                              # 64 hex digits, mode 0600 (`heca run` makes one per run when
 //                              # none is given; `heca node` needs it); must exist
@@ -67,6 +68,8 @@ enum class TransportKind { kTcp, kRdma };
 inline constexpr std::uint64_t kGuestPageSize = 4096;
 inline constexpr std::uint64_t kHomeGranule = 2ULL << 20;  // default shares round to 2 MiB
 inline constexpr std::uint16_t kDefaultBasePort = 7700;
+// Node K's memory port is base_port + K; its node links listen at base_port + kLinkPortOffset + K.
+inline constexpr std::uint16_t kLinkPortOffset = 100;
 inline constexpr std::uint32_t kMaxTimeDilation = 1000;
 inline constexpr std::uint32_t kDefaultMinHoldUs = 20;
 inline constexpr std::uint32_t kDefaultMaxHoldUs = 10'000;

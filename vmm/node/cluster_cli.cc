@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -16,19 +14,16 @@
 #include "coherence/peer_auth.h"
 #include "firmware/litmus/session.h"
 #include "kernel/base/log.h"
+#include "kernel/base/size.h"
 #include "vmm/cluster/launch_plan.h"
 #include "vmm/cluster/netns_cluster.h"
 #include "vmm/cluster/node_supervisor.h"
-#include "vmm/machine.h"
 #include "vmm/control/control_server.h"
 #include "vmm/control/unix_socket.h"
+#include "vmm/guest_images.h"
 #include "vmm/node/cluster_control.h"
 #include "vmm/node/node_control.h"
 #include "vmm/node/node_vm.h"
-
-#ifdef HECA_HAVE_TEST_GUEST
-#include "firmware/testguest/image.h"
-#endif
 
 namespace heca::vmm::node {
 namespace {
@@ -38,40 +33,9 @@ namespace {
 constexpr std::chrono::milliseconds kLeaveTimeout{60'000};
 constexpr std::chrono::milliseconds kStoppedLeaveTimeout{10'000};
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "heca: error: %s\n", message.c_str());
-  return kExitUsage;
-}
-
-Result<std::vector<std::uint8_t>> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errno_error(fmt::format("cannot open '{}'", path));
-  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-}
-
-struct Images {
-  std::vector<std::uint8_t> kernel;
-  std::vector<std::uint8_t> initrd;
-};
-
-Result<GuestImage> guest_image(const cluster::GuestDescription& d, Images& images) {
-  if (d.kind == cluster::GuestKind::kTest) {
-#ifdef HECA_HAVE_TEST_GUEST
-    return firmware::FlatImage{.image = firmware::test_guest_image()};
-#else
-    return make_error("this heca was built without the embedded test guest");
-#endif
-  }
-  auto kernel = read_bytes(d.kernel);
-  if (!kernel) return std::unexpected(kernel.error());
-  images.kernel = std::move(*kernel);
-  if (!d.initrd.empty()) {
-    auto initrd = read_bytes(d.initrd);
-    if (!initrd) return std::unexpected(initrd.error());
-    images.initrd = std::move(*initrd);
-  }
-  return firmware::LinuxImage{.bzimage = images.kernel, .initrd = images.initrd};
+Result<GuestImage> guest_image(const cluster::GuestDescription& d, ImageFiles& files) {
+  if (d.kind == cluster::GuestKind::kTest) return builtin_test_guest();
+  return load_linux_image(d.kernel, d.initrd, files);
 }
 
 Result<std::string> write_temp_description(const cluster::GuestDescription& d) {
@@ -95,18 +59,21 @@ std::string self_binary() {
 
 // --litmus: the blob rides along with the boot plan; its key goes on the guest's command line.
 Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
-    const ClusterArgs& args, cluster::GuestDescription& d,
+    const RunArgs& args, cluster::GuestDescription& d,
     std::vector<firmware::GuestWrite>& extra_writes) {
   if (args.litmus.empty()) return std::nullopt;
-  if (d.kind != cluster::GuestKind::kTest)
-    return make_error("--litmus needs guest.kind = \"test\"");
+  if (d.kind != cluster::GuestKind::kTest) {
+    return make_error(args.config.empty() ? "--litmus needs --guest test"
+                                          : "--litmus needs guest.kind = \"test\"");
+  }
   std::vector<std::uint32_t> node_of_vcpu(d.vcpu_count());
   for (std::uint32_t i = 0; i < node_of_vcpu.size(); ++i) node_of_vcpu[i] = d.node_of_vcpu(i);
   auto setup = firmware::litmus::prepare_litmus_named(args.litmus, args.iterations,
                                                       args.litmus_model, node_of_vcpu);
   if (!setup) return std::unexpected(setup.error());
-  // Once per cluster: the I/O node judges the run, so it also says where the threads ran.
-  if (d.io_node() == args.id) {
+  // Once per cluster of several nodes: the I/O node judges the run, so it also says where the
+  // threads ran.
+  if (d.nodes.size() > 1 && d.io_node() == args.id) {
     std::fprintf(stderr, "heca: litmus %s: %s\n", setup->test.name.c_str(),
                  setup->placement.describe().c_str());
     if (!setup->placement_warning.empty()) {
@@ -149,48 +116,27 @@ void remove_stale_node_sockets(const std::vector<NodeSocket>& sockets) {
   for (const auto& socket : sockets) (void)control::remove_stale_socket(socket.path);
 }
 
-}  // namespace
+// What every node process runs once its inputs are checked: the VM, served on its control
+// socket, then the litmus verdict, the stats and the final barrier.
+struct VmRun {
+  NodeVmConfig config;
+  std::optional<firmware::litmus::LitmusSetup> litmus;
+  std::string error_prefix;  // "node K: " on a node of several; "" on a guest of one node
+};
 
-int run_node(const ClusterArgs& args) {
-  // stdout carries only the guest's console (on the I/O node); logs go to stderr.
-  log::init(-1);
-  auto d = cluster::load_guest_description(args.config);
-  if (!d) return fail(d.error().message());
-  Images images;
-  auto image = guest_image(*d, images);
-  if (!image) return fail(image.error().message());
-  const bool test_guest = d->kind == cluster::GuestKind::kTest;
-  const bool io_node = d->io_node() == args.id;
-  std::vector<firmware::GuestWrite> extra_writes;
-  auto litmus = prepare_litmus(args, *d, extra_writes);
-  if (!litmus) return fail(litmus.error().message());
-  if (auto s = check_node_id(*d, args.id); !s) return fail(s.error().message());
-  if (d->key_file.empty()) {
-    return fail(fmt::format(
-        "{}: [transport] names no key_file: every node must hold the cluster's key (heca run "
-        "makes one; for heca node: (umask 077; openssl rand -hex 32 > cluster.key))",
-        args.config));
-  }
-  auto key = coherence::load_cluster_key(d->key_file);
-  if (!key) return fail(key.error().message());
+int run_vm(const RunArgs& args, VmRun run) {
+  const auto& d = run.config.description;
+  const bool io_node = d.io_node() == run.config.id;
   // Served from before the node joins the cluster, which can take long: it answers "booting".
   auto server = control::bind_if_given(args.control);
   if (!server) return fail(server.error().message());
-  NodeControl control(args.id, d->nodes[args.id].roles.names());
+  NodeControl control(run.config.id, d.nodes[run.config.id].roles.names());
   const control::ServingScope serving(server->get(), control);
-  auto vm = NodeVm::create({.description = std::move(*d),
-                            .id = args.id,
-                            .image = std::move(*image),
-                            .extra_writes = std::move(extra_writes),
-                            .key = *key,
-                            .append_tsc_khz = test_guest,
-                            .start = args.start,
-                            .timeout = std::chrono::duration<double>(args.timeout_s),
-                            .progress = std::chrono::duration<double>(args.progress_s)});
-  if (!vm) return fail(fmt::format("node {}: {}", args.id, vm.error().message()));
+  auto vm = NodeVm::create(std::move(run.config));
+  if (!vm) return fail(run.error_prefix + vm.error().message());
   const auto attached = control.attach(**vm);  // INVARIANT: detached before the NodeVm goes
   VmOutcome outcome = (*vm)->run();
-  if (*litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(**litmus, **vm);
+  if (run.litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(*run.litmus, **vm);
   if (!outcome.message.empty()) std::fprintf(stderr, "heca: %s\n", outcome.message.c_str());
   if (args.stats) {
     for (const auto& line : (*vm)->stats_lines()) std::fprintf(stderr, "heca: %s\n", line.c_str());
@@ -211,6 +157,98 @@ int run_node(const ClusterArgs& args) {
     std::_Exit(code);
   }
   return code;
+}
+
+// `heca run --guest|--kernel`: the description of a guest of one node with every role, made
+// from the options (sizes checked here, so they need no /dev/kvm).
+Result<cluster::GuestDescription> one_node_description(const RunArgs& args) {
+  if (args.guest.empty() == args.kernel.empty()) {
+    return make_error("give exactly one of --guest and --kernel");
+  }
+  if (!args.initrd.empty() && args.kernel.empty()) return make_error("--initrd needs --kernel");
+  auto memory = heca::parse_size(args.memory);
+  if (!memory) return std::unexpected(memory.error());
+  if (args.timeout_s < 0) return make_error("--timeout must not be negative");
+  if (args.progress_s != 0) {
+    return make_error("--progress needs a guest description (heca run GUEST.toml)");
+  }
+  if (args.vcpus == 0) return make_error("--vcpus must be at least 1");
+  if (*memory == 0) return make_error("--memory must not be 0");
+  if (*memory % cluster::kGuestPageSize != 0) {
+    return make_error(fmt::format("--memory {} is not a multiple of the {}-byte page", *memory,
+                                  cluster::kGuestPageSize));
+  }
+  auto d = one_node_guest(args.vcpus, *memory);
+  d.kind = args.kernel.empty() ? cluster::GuestKind::kTest : cluster::GuestKind::kLinux;
+  d.cmdline = args.cmdline;
+  d.kernel = args.kernel;
+  d.initrd = args.initrd;
+  return d;
+}
+
+Result<GuestImage> one_node_image(const RunArgs& args, ImageFiles& files) {
+  if (args.guest == "test") return builtin_test_guest();
+  if (!args.guest.empty()) return load_flat_image(args.guest, files);
+  return load_linux_image(args.kernel, args.initrd, files);
+}
+
+}  // namespace
+
+int run_one_node(const RunArgs& args) {
+  auto d = one_node_description(args);
+  if (!d) return fail(d.error().message());
+  ImageFiles files;
+  auto image = one_node_image(args, files);
+  if (!image) return fail(image.error().message());
+  if (!args.litmus.empty() && args.guest != "test") return fail("--litmus needs --guest test");
+  std::vector<firmware::GuestWrite> extra_writes;
+  auto litmus = prepare_litmus(args, *d, extra_writes);
+  if (!litmus) return fail(litmus.error().message());
+  return run_vm(args, {.config = {.description = std::move(*d),
+                                  .id = 0,
+                                  .image = std::move(*image),
+                                  .extra_writes = std::move(extra_writes),
+                                  .key = {},
+                                  .append_tsc_khz = !args.guest.empty(),
+                                  .start = args.start,
+                                  .timeout = std::chrono::duration<double>(args.timeout_s),
+                                  .progress = {}},
+                       .litmus = std::move(*litmus),
+                       .error_prefix = {}});
+}
+
+int run_node(const RunArgs& args) {
+  // stdout carries only the guest's console (on the I/O node); logs go to stderr.
+  log::init(-1);
+  auto d = cluster::load_guest_description(args.config);
+  if (!d) return fail(d.error().message());
+  ImageFiles files;
+  auto image = guest_image(*d, files);
+  if (!image) return fail(image.error().message());
+  const bool test_guest = d->kind == cluster::GuestKind::kTest;
+  std::vector<firmware::GuestWrite> extra_writes;
+  auto litmus = prepare_litmus(args, *d, extra_writes);
+  if (!litmus) return fail(litmus.error().message());
+  if (auto s = check_node_id(*d, args.id); !s) return fail(s.error().message());
+  if (d->key_file.empty()) {
+    return fail(fmt::format(
+        "{}: [transport] names no key_file: every node must hold the cluster's key (heca run "
+        "makes one; for heca node: (umask 077; openssl rand -hex 32 > cluster.key))",
+        args.config));
+  }
+  auto key = coherence::load_cluster_key(d->key_file);
+  if (!key) return fail(key.error().message());
+  return run_vm(args, {.config = {.description = std::move(*d),
+                                  .id = args.id,
+                                  .image = std::move(*image),
+                                  .extra_writes = std::move(extra_writes),
+                                  .key = *key,
+                                  .append_tsc_khz = test_guest,
+                                  .start = args.start,
+                                  .timeout = std::chrono::duration<double>(args.timeout_s),
+                                  .progress = std::chrono::duration<double>(args.progress_s)},
+                       .litmus = std::move(*litmus),
+                       .error_prefix = fmt::format("node {}: ", args.id)});
 }
 
 // A fresh cluster key for one `heca run`, in a private directory; both go when it ends.
@@ -241,7 +279,7 @@ class RunKey {
   std::string dir_;
 };
 
-int run_cluster(const ClusterArgs& args) {
+int run_cluster(const RunArgs& args) {
   auto d = cluster::load_guest_description(args.config);
   if (!d) return fail(d.error().message());
   auto sockets = node_sockets(args.control, *d);

@@ -145,6 +145,7 @@ std::vector<std::string> stats_lines(const NodeStatsReport& report) {
   }
   if (!report.hot_pages.empty()) lines.push_back(hot_pages_line(report.hot_pages));
   for (auto& line : stats_lines(report.links)) lines.push_back(std::move(line));
+  lines.push_back(stats_line(report.unclaimed_io));
   return lines;
 }
 
@@ -158,7 +159,8 @@ json to_json(const NodeStatsReport& report) {
               {"proxies", std::move(proxies)},
               {"tsc", tsc_json(report.tsc)},
               {"hot_pages", hot_pages_json(report.hot_pages)},
-              {"ipis", ipis_json(report.links)}};
+              {"ipis", ipis_json(report.links)},
+              {"unclaimed_io", to_json(report.unclaimed_io)}};
   if (const auto& mem = report.memory) {
     out["memory"] = memory_json(*mem);
     out["messages"] = messages_json(mem->messages);

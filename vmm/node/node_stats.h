@@ -45,6 +45,7 @@ struct NodeStatsReport {
   std::optional<coherence::NodeStats> memory;
   std::vector<HotPageReport> hot_pages;
   NodeLinksStats links;
+  UnclaimedIoStats unclaimed_io;  // accesses no device of this node claimed and none forwarded
 };
 
 // The `--stats` lines: vCPU exits, proxies, TSC, memory, messages, fault latency, hot pages,

@@ -13,7 +13,7 @@
 #include "kernel/base/log.h"
 #include "kernel/uffd.h"
 #include "vmm/guest_memory.h"
-#include "vmm/machine.h"
+#include "vmm/pc_vm.h"
 #include "vmm/node/guest_clock.h"
 #include "vmm/node/ioapic_window.h"
 #include "vmm/proxy/interrupt_inject.h"
@@ -21,6 +21,10 @@
 
 namespace heca::vmm::node {
 namespace {
+
+// A TSC rate no host reaches (kHz, ten digits): the dry-run plan's command line is never
+// shorter than the real one.
+constexpr std::uint64_t kMaxTscKhz = 4'294'967'295;
 
 std::vector<coherence::PeerAddress> peer_addresses(const cluster::GuestDescription& d,
                                                    std::uint16_t offset) {
@@ -68,6 +72,13 @@ std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& descrip
   return nodes;
 }
 
+cluster::GuestDescription one_node_guest(std::uint32_t vcpus, std::uint64_t memory_bytes) {
+  cluster::NodeDescription node{.id = 0, .roles = {.compute = true, .memory = true, .io = true}};
+  for (std::uint32_t i = 0; i < vcpus; ++i) node.vcpus.push_back(i);
+  node.home = {{.start = 0, .size = memory_bytes}};
+  return {.source = "heca run options", .memory_bytes = memory_bytes, .nodes = {std::move(node)}};
+}
+
 NodeVm::NodeVm(NodeVmConfig config) : config_(std::move(config)) {}
 
 NodeVm::~NodeVm() {
@@ -85,8 +96,43 @@ Status check_node_id(const cluster::GuestDescription& description, std::uint32_t
 Result<std::unique_ptr<NodeVm>> NodeVm::create(NodeVmConfig config) {
   if (auto s = check_node_id(config.description, config.id); !s) return std::unexpected(s.error());
   std::unique_ptr<NodeVm> vm(new NodeVm(std::move(config)));
+  if (auto s = vm->check_inputs(); !s) return std::unexpected(s.error());
   if (auto s = vm->build(); !s) return std::unexpected(s.error());
   return vm;
+}
+
+// Before any node is reached: more vCPUs than KVM allows, and a dry run of the boot plan (a
+// guest that cannot fit its RAM: image, initrd, command line, tables) are input errors.
+// Input errors come first, in the order a user would fix them; a missing /dev/kvm comes later.
+Status NodeVm::check_inputs() const {
+  const auto& d = config_.description;
+  if (auto kvm = KvmSystem::open(); kvm) {
+    const int max_vcpus = kvm->max_vcpus();
+    if (d.vcpu_count() > static_cast<std::uint32_t>(max_vcpus)) {
+      return make_error(fmt::format("{} vCPUs (--vcpus, or the description's [[node]] vcpus) "
+                                    "are more than this host's KVM allows ({})",
+                                    d.vcpu_count(), max_vcpus));
+    }
+  }
+  // The longest clock suffix the real plan can get, so the dry run fails exactly like it.
+  auto plan = plan_boot(kMaxTscKhz);
+  if (!plan) return std::unexpected(plan.error());
+  return {};
+}
+
+// The boot plan over this guest's RAM layout, with the clock the guest is told of (vCPU 0's
+// TSC rate `host_tsc_khz`) on its command line.
+Result<firmware::BootPlan> NodeVm::plan_boot(std::uint64_t host_tsc_khz) const {
+  const auto& d = config_.description;
+  const bool span = vcpus_span_nodes(d);
+  return plan_guest_boot(
+      {.ram = firmware::pc_ram_layout(d.memory_bytes),
+       .vcpu_count = d.vcpu_count(),
+       .cmdline = d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, host_tsc_khz),
+       .image = config_.image,
+       .extra_writes = config_.extra_writes,
+       .numa = numa_nodes_of(d),
+       .ap_startup = ap_startup(span)});
 }
 
 Status NodeVm::build() {
@@ -106,6 +152,12 @@ Status NodeVm::build() {
 
 Status NodeVm::join_memory() {
   const auto& d = config_.description;
+  if (solo()) {
+    auto ram = GuestMemory::create(d.memory_bytes);
+    if (!ram) return std::unexpected(ram.error());
+    local_ram_.emplace(std::move(*ram));
+    return {};
+  }
   auto memory = coherence::ClusterMemory::join(
       {.self = static_cast<NodeId>(config_.id),
        .peers = peer_addresses(d, 0),
@@ -136,6 +188,7 @@ Status NodeVm::join_memory() {
 // pc_ram_layout() ranges map onto consecutive offsets of the coherent region's guest view.
 Status NodeVm::register_ram() {
   ram_ = firmware::pc_ram_layout(config_.description.memory_bytes);
+  if (local_ram_) return local_ram_->register_slots(*vm_);
   std::uint64_t offset = 0;
   for (std::uint32_t slot = 0; slot < ram_.size(); ++slot) {
     if (auto s =
@@ -171,7 +224,7 @@ Status NodeVm::connect_links() {
     auto s = add_io_devices(
         bus_, *vm_,
         [this](std::uint32_t code) {
-          links_->broadcast_guest_exit(code);
+          if (links_) links_->broadcast_guest_exit(code);
           finish({static_cast<int>(std::min<std::uint32_t>(code, 255)), {}});
         },
         [this](std::uint32_t event) {
@@ -181,10 +234,11 @@ Status NodeVm::connect_links() {
         });
     if (!s) return s;
   }
+  if (solo()) return {};
   auto links = NodeLinks::connect(
       {.self = static_cast<NodeId>(config_.id),
        .io_node = static_cast<NodeId>(d.io_node()),
-       .peers = peer_addresses(d, kLinkPortOffset),
+       .peers = peer_addresses(d, cluster::kLinkPortOffset),
        .bus = &bus_,
        .key = config_.key,
        // The guest's result is the I/O node's exit code. A compute node that stops because the
@@ -236,15 +290,8 @@ Status NodeVm::create_vcpus() {
   }
   auto khz = fds[0].tsc_khz();
   if (!khz) return std::unexpected(khz.error());
-  const std::string cmdline = d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, *khz);
   const bool tsc_deadline = kvm_->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-  auto plan = plan_guest_boot({.ram = ram_,
-                               .vcpu_count = count,
-                               .cmdline = cmdline,
-                               .image = config_.image,
-                               .extra_writes = config_.extra_writes,
-                               .numa = numa_nodes_of(d),
-                               .ap_startup = ap_startup(span)});
+  auto plan = plan_boot(*khz);
   if (!plan) return std::unexpected(plan.error());
   plan_.emplace(std::move(*plan));
   if (plan_->ap_entry_rip != 0) {
@@ -263,9 +310,11 @@ Status NodeVm::create_vcpus() {
                               .node = d.node_of_vcpu(i),
                               .node_count = static_cast<std::uint32_t>(d.nodes.size()),
                               .tsc_deadline = tsc_deadline,
-                              .ap_park_cr3 = proxy::ProxyFirmware::ap_park_cr3()};
+                              // Without proxies, the wakeup firmware's own page tables.
+                              .ap_park_cr3 =
+                                  proxy_firmware_ ? proxy::ProxyFirmware::ap_park_cr3() : 0};
     if (auto s = configure_vcpu(fds[i], boot, *plan_); !s) return s;
-    align_tsc(fds[i], i);
+    if (!solo()) align_tsc(fds[i], i);
     if (owned) {
       vcpus_.push_back(std::make_unique<Vcpu>(
           i, std::move(fds[i]), ops_, [this](std::uint32_t index, const std::string& why) {
@@ -321,6 +370,7 @@ bool NodeVm::is_boot_node() const {
 // Through the guest view: every page written here is faulted in (write ownership) from its
 // home by the protocol, so the other nodes later fetch the boot image from this node.
 Status NodeVm::write_boot_plan() {
+  if (local_ram_) return load_boot_plan(*local_ram_, *plan_);
   for (const auto& write : plan_->writes) {
     auto offset = ram_offset(ram_, write.gpa, write.bytes.size());
     if (!offset) return wrap_error(offset.error(), "loading the guest");
@@ -415,14 +465,16 @@ VmOutcome NodeVm::run() {
   if (is_boot_node()) {
     if (auto s = write_boot_plan(); !s) return {kExitVmFailure, s.error().message()};
   }
-  if (auto s = memory_->barrier(); !s) return {kExitVmFailure, s.error().message()};
+  if (memory_) {
+    if (auto s = memory_->barrier(); !s) return {kExitVmFailure, s.error().message()};
+  }
   for (auto& proxy : proxies_) proxy->start();
   for (auto& vcpu : vcpus_) vcpu->start();
   if (park_waker_) park_waker_->start();
   started_ = last_progress_ = std::chrono::steady_clock::now();
   vcpus_started_.store(true);
   wait_for_guest();
-  links_->request_stop("the guest stopped");
+  if (links_) links_->request_stop("the guest stopped");
   if (park_waker_) park_waker_->stop();
   if (auto s = stop_vcpus(kStopGrace); !s)
     spdlog::error("node {}: {}", config_.id, s.error().message());
@@ -452,7 +504,7 @@ std::string NodeVm::progress_line() {
   using Seconds = std::chrono::duration<double>;
   const auto now = std::chrono::steady_clock::now();
   coherence::ProtocolStats mem;
-  {
+  if (memory_) {
     const std::lock_guard lock(stats_mu_);
     mem = memory_->stats().protocol;
   }
@@ -476,6 +528,7 @@ Status NodeVm::leave(std::chrono::milliseconds timeout) {
     const std::lock_guard lock(stats_mu_);
     final_stats_ = gather_stats(true);
   }
+  if (!memory_) return {};
   auto s = memory_->leave(timeout);
   links_->shut_down();
   return s;
@@ -483,6 +536,7 @@ Status NodeVm::leave(std::chrono::milliseconds timeout) {
 
 Result<std::span<const std::uint8_t>> NodeVm::read_guest(std::uint64_t gpa,
                                                          std::uint64_t length) const {
+  if (local_ram_) return local_ram_->read(gpa, length);
   auto offset = ram_offset(ram_, gpa, length);
   if (!offset) return std::unexpected(offset.error());
   return std::span<const std::uint8_t>(memory_->data() + *offset, length);
@@ -507,12 +561,13 @@ NodeStatsReport NodeVm::gather_stats(bool with_memory) {
                                  .host_offset = tsc_.offset,
                                  .uncertainty = tsc_.uncertainty,
                                  .reference_node = kTscReferenceNode},
-                         .links = links_->stats()};
+                         .links = links_ ? links_->stats() : NodeLinksStats{},
+                         .unclaimed_io = ops_.unclaimed()};
   for (const auto& vcpu : vcpus_) report.vcpus.push_back(exit_stats_of(*vcpu));
   for (const auto& proxy : proxies_) {
     report.proxies.push_back({.apic_id = proxy->apic_id(), .stats = proxy->stats()});
   }
-  if (with_memory) {
+  if (with_memory && memory_) {
     report.memory = memory_->stats();
     report.hot_pages = hot_pages(report.memory->hot_pages);
   }

@@ -1,5 +1,5 @@
-// NodeVm: this process's part of a guest that spans several node processes: coherent guest RAM
-// (ClusterMemory) as KVM memslots, owned vCPUs run here, the others parked here as proxies.
+// NodeVm: where heca assembles a VM, for every command: this process's part of a guest, from
+// guest RAM to the vCPUs it runs, the proxies of the others, the I/O plane and clock sync.
 #pragma once
 
 #include <atomic>
@@ -18,6 +18,8 @@
 #include "vmm/bus_vm_ops.h"
 #include "vmm/cluster/guest_description.h"
 #include "vmm/control/node_status.h"
+#include "vmm/exit_codes.h"
+#include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/loader.h"
 #include "vmm/node/node_links.h"
@@ -31,8 +33,6 @@ namespace heca::vmm::node {
 
 // How long run() waits for the vCPU and proxy threads to leave KVM_RUN once the guest stopped.
 inline constexpr std::chrono::milliseconds kStopGrace{5000};
-// Ports beside the coherence mesh (base_port + id): the node links use base_port + 100 + id.
-inline constexpr std::uint16_t kLinkPortOffset = 100;
 // The node whose host TSC every guest TSC follows (see NodeVm::measure_tsc).
 inline constexpr std::uint32_t kTscReferenceNode = 0;
 
@@ -42,6 +42,7 @@ struct NodeVmConfig {
   GuestImage image;
   std::vector<firmware::GuestWrite> extra_writes;  // e.g. a litmus blob
   coherence::ClusterKey key;  // every other node proves it holds this before anything moves
+                              // (unused by a guest of one node)
   bool append_tsc_khz = false;                     // test-guest ABI: " tsc_khz=<vCPU 0's TSC kHz>"
   std::chrono::steady_clock::time_point start;
   std::chrono::duration<double> timeout{0};   // 0: wait for the guest forever
@@ -52,9 +53,24 @@ struct NodeVmConfig {
 // K, with its vCPUs and its home RAM. Empty for a single-node guest (no SRAT/SLIT).
 [[nodiscard]] std::vector<NumaNodeSpec> numa_nodes_of(const cluster::GuestDescription& description);
 
+// A guest of one node with every role: vCPUs 0..vcpus-1 and all of RAM homed on it (the
+// guest of `heca run --guest|--kernel`; kind, command line and images are the caller's).
+[[nodiscard]] cluster::GuestDescription one_node_guest(std::uint32_t vcpus,
+                                                       std::uint64_t memory_bytes);
+
 // An error naming the description's node ids when `id` is not one of them.
 [[nodiscard]] Status check_node_id(const cluster::GuestDescription& description, std::uint32_t id);
 
+// The parts, each built in one step of build():
+//   guest RAM    one node: plain memfd RAM (GuestMemory); several: coherent RAM (ClusterMemory)
+//                as memslots, every access faulting through the protocol;
+//   I/O plane    the I/O node's devices on its bus; other nodes forward to it over NodeLinks;
+//   clock sync   the TSC offset to node 0's host, measured over NodeLinks;
+//   vCPUs        the ones this node runs, the park waker of their APs, and parked proxies of
+//                the other nodes' vCPUs, which forward the interrupts they receive.
+// A guest of one node (`heca run --guest|--kernel`) has no ClusterMemory, no NodeLinks and no
+// proxies: it is the same VM without the parts that talk to other nodes.
+//
 // THREADS: create(), run(), leave() and stats_lines() on the main thread. Callbacks arrive on
 // vCPU, proxy, link and coherence threads; they only finish the latch, inject interrupts or
 // forward messages. status(), stats_report(), pause_vcpus(), resume_vcpus() and
@@ -107,6 +123,9 @@ class NodeVm {
   // Every counter now, the memory cluster's too when `with_memory`. Caller holds stats_mu_.
   [[nodiscard]] NodeStatsReport gather_stats(bool with_memory);
   [[nodiscard]] std::vector<HotPageReport> hot_pages(std::span<const coherence::HotPage> hot) const;
+  [[nodiscard]] bool solo() const { return config_.description.nodes.size() == 1; }
+  [[nodiscard]] Status check_inputs() const;
+  [[nodiscard]] Result<firmware::BootPlan> plan_boot(std::uint64_t host_tsc_khz) const;
   [[nodiscard]] Status build();
   [[nodiscard]] Status join_memory();
   [[nodiscard]] Status register_ram();
@@ -129,13 +148,14 @@ class NodeVm {
   std::vector<firmware::RamRange> ram_;
   std::optional<KvmSystem> kvm_;
   std::optional<VmFd> vm_;
-  std::unique_ptr<coherence::ClusterMemory> memory_;
+  std::optional<GuestMemory> local_ram_;              // one node
+  std::unique_ptr<coherence::ClusterMemory> memory_;  // several nodes
   std::optional<proxy::ProxyFirmware> proxy_firmware_;
   std::optional<firmware::BootPlan> plan_;
   io::IoBus bus_;
   BusVmOps ops_{bus_};
   StopLatch latch_;
-  std::unique_ptr<NodeLinks> links_;
+  std::unique_ptr<NodeLinks> links_;  // several nodes
   std::vector<std::unique_ptr<Vcpu>> vcpus_;                // owned here
   std::shared_ptr<ApParkWaker> park_waker_;                 // with the wakeup mailbox only
   std::vector<std::unique_ptr<proxy::ProxyVcpu>> proxies_;  // run elsewhere

@@ -19,7 +19,8 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/kvm_system.h"
 #include "vmm/loader.h"
-#include "vmm/machine.h"
+#include "vmm/exit_codes.h"
+#include "vmm/pc_vm.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_boot.h"
 

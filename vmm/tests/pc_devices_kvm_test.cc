@@ -1,6 +1,6 @@
-// The legacy PC devices seen from a real guest: tiny hand-assembled long-mode guests on a
-// Machine (create_pc_vm + add_io_devices) power off, reset, read the PM timer and the RTC, and
-// the VM has an in-kernel PIT. Skips only where /dev/kvm cannot be opened.
+// The legacy PC devices seen from a real guest: tiny hand-assembled long-mode guests on a VM of
+// one node (NodeVm: create_pc_vm + add_io_devices) power off, reset, read the PM timer and the
+// RTC, and the VM has an in-kernel PIT. Skips only where /dev/kvm cannot be opened.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -12,7 +12,8 @@
 
 #include "tests/support/kvm.h"
 #include "kernel/base/fd.h"
-#include "vmm/machine.h"
+#include "vmm/node/node_vm.h"
+#include "vmm/pc_vm.h"
 
 namespace heca::vmm {
 namespace {
@@ -42,15 +43,14 @@ class PcDevicesOnKvm : public ::testing::Test {
 
   // Runs `code` at 1 MiB on one vCPU; the guest's exit code, or -1 if the machine failed.
   static int run_guest(const Code& code) {
-    const MachineConfig config{.vcpu_count = 1,
-                               .memory_bytes = 16ULL << 20,
-                               .image = firmware::FlatImage{.image = code},
-                               .start = std::chrono::steady_clock::now(),
-                               .timeout = std::chrono::seconds(20)};
-    auto machine = Machine::create(config);
-    EXPECT_TRUE(machine.has_value()) << machine.error().message();
-    if (!machine) return -1;
-    return (*machine)->run().exit_code;
+    auto vm = node::NodeVm::create({.description = node::one_node_guest(1, 16ULL << 20),
+                                    .id = 0,
+                                    .image = firmware::FlatImage{.image = code},
+                                    .start = std::chrono::steady_clock::now(),
+                                    .timeout = std::chrono::seconds(20)});
+    EXPECT_TRUE(vm.has_value()) << vm.error().message();
+    if (!vm) return -1;
+    return (*vm)->run().exit_code;
   }
 };
 

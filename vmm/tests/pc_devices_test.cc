@@ -10,7 +10,9 @@
 #include "io-aggregation/io_bus.h"
 #include "kernel/base/fd.h"
 #include "vmm/kvm/vm_fd.h"
-#include "vmm/machine.h"
+#include "vmm/exit_codes.h"
+#include "vmm/loader.h"
+#include "vmm/pc_vm.h"
 
 namespace heca::vmm {
 namespace {
