@@ -195,6 +195,8 @@ Result<GuestImage> one_node_image(const RunArgs& args, ImageFiles& files) {
 }  // namespace
 
 int run_one_node(const RunArgs& args) {
+  // stdout carries only the guest's console; logs go to stderr.
+  log::init(-1);
   auto d = one_node_description(args);
   if (!d) return fail(d.error().message());
   ImageFiles files;
