@@ -1,48 +1,37 @@
 #include "coherence/wire.h"
 
+#include <array>
 #include <string>
+
+#include "coherence/wire_rules.h"
 
 namespace heca::coherence::wire {
 namespace {
 
-struct TypeRule {
-  std::string_view name;
-  std::uint16_t allowed_flags;
-  bool data_allowed;
-  bool data_required;
-  bool page_message;  // false: page must be 0
-};
+constexpr PayloadRule kNoData = lengths({0});
+constexpr PayloadRule kPage = lengths({kPageSize});
+constexpr PayloadRule kMaybePage = lengths({0, kPageSize});
 
-// Indexed by the numeric type; entry 0 is unused.
-constexpr TypeRule kRules[kMaxMessageType + 1] = {
-    {"Unknown", 0, false, false, false},
-    {"ReadRequest", kFlagPrefetch, false, false, true},
-    {"WriteRequest", 0, false, false, true},
-    {"Invalidate", 0, false, false, true},
-    {"InvalidateAck", kFlagAfterHold, false, false, true},
-    {"Fetch", 0, false, false, true},
-    {"FetchInvalidate", 0, false, false, true},
-    {"FetchReply", kFlagAfterHold, true, true, true},
-    {"Grant", kFlagGrantWrite | kFlagGrantDelayed, true, false, true},
-    {"Barrier", kFlagFinalBarrier, false, false, false},
-};
-
-bool known_type(std::uint8_t type) {
-  return type >= 1 && type <= kMaxMessageType;
-}
-
-Status check_payload(const TypeRule& rule, std::uint32_t length) {
-  const bool ok = length == 0 ? !rule.data_required : (rule.data_allowed && length == kPageSize);
-  if (ok) return {};
-  return make_error(std::string(rule.name) + ": payload length " + std::to_string(length) +
-                    " not allowed");
-}
+// One entry per type of the coherence range (wire_rules.h), in type order.
+constexpr std::array<TypeRule, kMaxMessageType> kRules = {{
+    {1, "ReadRequest", bits(kFlagPrefetch), page_index(), any(), kNoData},
+    {2, "WriteRequest", zero(), page_index(), any(), kNoData},
+    {3, "Invalidate", zero(), page_index(), any(), kNoData},
+    {4, "InvalidateAck", bits(kFlagAfterHold), page_index(), any(), kNoData},
+    {5, "Fetch", zero(), page_index(), any(), kNoData},
+    {6, "FetchInvalidate", zero(), page_index(), any(), kNoData},
+    {7, "FetchReply", bits(kFlagAfterHold), page_index(), any(), kPage},
+    {8, "Grant", bits(kFlagGrantWrite | kFlagGrantDelayed), page_index(), any(), kMaybePage},
+    {9, "Barrier", bits(kFlagFinalBarrier), zero(), any(), kNoData},
+}};
+static_assert(kFamilyRanges[static_cast<std::size_t>(Family::kCoherence)].last ==
+              kMaxMessageType);
 
 }  // namespace
 
 std::string_view type_name(MessageType type) {
-  const auto index = static_cast<std::uint8_t>(type);
-  return known_type(index) ? kRules[index].name : kRules[0].name;
+  const auto index = static_cast<std::size_t>(type);
+  return index >= 1 && index <= kRules.size() ? kRules[index - 1].name : "Unknown";
 }
 
 Header to_header(const Message& message) {
@@ -61,21 +50,8 @@ void encode(const Message& message, std::span<std::uint8_t, kHeaderSize> out) {
 }
 
 Result<Message> decode(const Header& header, std::uint64_t page_count) {
-  if (!known_type(header.type)) {
-    return make_error("unknown message type " + std::to_string(header.type));
-  }
-  const TypeRule& rule = kRules[header.type];
-  if ((header.flags & ~rule.allowed_flags) != 0) {
-    return make_error(std::string(rule.name) + ": unknown flag bits " +
-                      std::to_string(header.flags & ~rule.allowed_flags));
-  }
-  if (auto status = check_payload(rule, header.payload_length); !status) {
-    return std::unexpected(status.error());
-  }
-  if (rule.page_message ? header.page >= page_count : header.page != 0) {
-    return make_error(std::string(rule.name) + ": page " + std::to_string(header.page) +
-                      " out of range (" + std::to_string(page_count) + " pages)");
-  }
+  auto rule = check_frame(Family::kCoherence, kRules, header, {.page_count = page_count});
+  if (!rule) return std::unexpected(rule.error());
   return Message{.type = static_cast<MessageType>(header.type),
                  .flags = header.flags,
                  .sender = header.sender,

@@ -1,5 +1,6 @@
-// The fixed binary header in front of every heca coherence message on every transport.
-// Transports use it only to frame messages; the codec in wire.h gives the fields meaning.
+// The fixed binary header in front of every message between heca nodes, of every family
+// (coherence, I/O, link: wire_rules.h), on every transport. Transports use it only to frame
+// messages; each family's codec gives the fields meaning through the one table of wire_rules.h.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,8 @@ namespace heca::coherence::wire {
 
 inline constexpr std::uint32_t kMagic = 0x41434548;  // "HECA" little-endian
 // 2: InvalidateAck and FetchReply may carry kFlagAfterHold, Grant kFlagGrantDelayed.
-inline constexpr std::uint8_t kVersion = 2;
+// 3: one field table for every family (wire_rules.h); the I/O family's Interrupt (0x46) is gone.
+inline constexpr std::uint8_t kVersion = 3;
 inline constexpr std::size_t kHeaderSize = 32;
 inline constexpr std::uint32_t kMaxPayload = 64 * 1024;
 

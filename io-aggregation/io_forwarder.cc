@@ -198,9 +198,6 @@ void IoForwarder::on_io_message(const IoMessage& message) {
     case IoMessageType::kGuestExit:
       if (config_.on_guest_exit) config_.on_guest_exit(message.exit_code);
       return;
-    case IoMessageType::kInterrupt:
-      if (config_.on_interrupt) config_.on_interrupt(message.apic_id, message.vector);
-      return;
     default:
       return fail_link(Error{EPROTO, fmt::format("I/O node {} sent a {} to a compute node",
                                                  config_.io_node, type_name(message.type))});

@@ -30,7 +30,6 @@ struct IoForwarderConfig {
   std::chrono::milliseconds reply_timeout{30000};
   // Messages the I/O node pushes to this node; both run on the event-loop thread.
   std::function<void(std::uint32_t exit_code)> on_guest_exit;
-  std::function<void(std::uint32_t apic_id, std::uint8_t vector)> on_interrupt;
   // The I/O link is gone (peer lost, malformed message): the guest cannot go on.
   std::function<void(const Error& why)> on_link_failed;
 };

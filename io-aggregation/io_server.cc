@@ -35,13 +35,6 @@ void IoServer::broadcast_guest_exit(std::uint32_t exit_code) {
   });
 }
 
-void IoServer::send_interrupt(NodeId to, std::uint32_t apic_id, std::uint8_t vector) {
-  loop_.post([this, to, apic_id, vector] {
-    send_to(to, make_interrupt(apic_id, vector));
-    count(&IoServerStats::interrupts_sent);
-  });
-}
-
 IoServerStats IoServer::stats() const {
   const std::lock_guard lock(mu_);
   return stats_;

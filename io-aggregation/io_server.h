@@ -35,11 +35,10 @@ struct IoServerStats {
   std::uint64_t unclaimed_writes = 0;  // of those, dropped
   std::uint64_t malformed = 0;         // messages rejected by the codec
   std::uint64_t guest_exits_sent = 0;
-  std::uint64_t interrupts_sent = 0;
   std::uint64_t send_failures = 0;  // replies or pushes a lost peer could not take
 };
 
-// THREADS: broadcast_guest_exit(), send_interrupt() and stats() from any thread (the work is
+// THREADS: broadcast_guest_exit() and stats() from any thread (the work is
 // posted to the loop); the TransportHandler methods on the event-loop thread only. Devices are
 // called on the loop thread, concurrently with the I/O node's own vCPU threads (IoDevice
 // requires devices to allow that).
@@ -58,8 +57,6 @@ class IoServer final : public coherence::TransportHandler {
   // Tells every peer the guest ended with `exit_code`. Each peer receives it after the replies
   // already sent to it (per-peer FIFO).
   void broadcast_guest_exit(std::uint32_t exit_code);
-  // Delivers `vector` to the vCPU with `apic_id`, which runs on node `to`.
-  void send_interrupt(NodeId to, std::uint32_t apic_id, std::uint8_t vector);
 
   [[nodiscard]] IoServerStats stats() const;
 

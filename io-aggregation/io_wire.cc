@@ -3,70 +3,55 @@
 #include <algorithm>
 #include <string>
 
+#include "coherence/wire_rules.h"
 #include "kernel/base/check.h"
+#include "kernel/base/le_bytes.h"
 
 namespace heca::io {
 namespace {
 
+using coherence::wire::any;
+using coherence::wire::at_most;
+using coherence::wire::bits;
+using coherence::wire::Family;
 using coherence::wire::Header;
+using coherence::wire::lengths;
+using coherence::wire::TypeRule;
+using coherence::wire::zero;
 
 constexpr std::uint64_t kPortLimit = 0x10000;
 constexpr std::size_t kGuestExitPayload = 4;
-constexpr std::size_t kInterruptPayload = 8;
+
+// One entry per type of the I/O range (coherence/wire_rules.h), in type order.
+constexpr std::array<TypeRule, 6> kRules = {{
+    {0x40, "PioRead", zero(), at_most(kPortLimit - 1, "page (port)"), any(), lengths({1})},
+    {0x41, "PioWrite", zero(), at_most(kPortLimit - 1, "page (port)"), any(), lengths({1, 2, 4})},
+    {0x42, "MmioRead", zero(), any(), any(), lengths({1})},
+    {0x43, "MmioWrite", zero(), any(), any(), lengths({1, 2, 4, 8})},
+    {0x44, "IoReply", bits(kFlagUnclaimed), zero(), any(), lengths({0, 1, 2, 4, 8})},
+    {0x45, "GuestExit", zero(), zero(), zero(), lengths({kGuestExitPayload})},
+}};
+
+static_assert(kRules.size() == kLastIoMessageType - kFirstIoMessageType + 1);
+static_assert(coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kIo)].first ==
+                  kFirstIoMessageType &&
+              coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kIo)].last ==
+                  kLastIoMessageType);
 
 bool is_mmio(IoMessageType type) {
   return type == IoMessageType::kMmioRead || type == IoMessageType::kMmioWrite;
-}
-
-std::uint16_t allowed_flags(IoMessageType type) {
-  return type == IoMessageType::kIoReply ? kFlagUnclaimed : std::uint16_t{0};
-}
-
-void put_u32(std::span<std::uint8_t> out, std::uint32_t value) {
-  for (std::size_t i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(value >> (8 * i));
-}
-
-std::uint32_t get_u32(std::span<const std::uint8_t> in) {
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) value |= static_cast<std::uint32_t>(in[i]) << (8 * i);
-  return value;
 }
 
 std::unexpected<Error> invalid(std::string_view type, const std::string& what) {
   return make_error(std::string(type) + ": " + what, EPROTO);
 }
 
-// The payload length the type requires, given the header; false when it is not allowed.
-bool payload_length_ok(IoMessageType type, std::uint32_t length) {
-  switch (type) {
-    case IoMessageType::kPioRead:
-    case IoMessageType::kMmioRead:
-      return length == 1;
-    case IoMessageType::kPioWrite:
-    case IoMessageType::kMmioWrite:
-      return valid_access_size(is_mmio(type), length);
-    case IoMessageType::kIoReply:
-      return length == 0 || valid_access_size(true, length);
-    case IoMessageType::kGuestExit:
-      return length == kGuestExitPayload;
-    case IoMessageType::kInterrupt:
-      return length == kInterruptPayload;
-  }
-  return false;
-}
-
-Status check_address(const IoMessage& m) {
-  const std::string_view name = type_name(m.type);
-  if (!is_request(m.type)) return {};
-  if (!valid_access_size(is_mmio(m.type), m.size)) {
-    return invalid(name, "access size " + std::to_string(m.size) + " (allowed: 1, 2, 4" +
-                             (is_mmio(m.type) ? ", 8)" : ")"));
-  }
-  const bool pio = !is_mmio(m.type);
-  if (pio && m.address >= kPortLimit) {
-    return invalid(name, "port " + std::to_string(m.address) + " out of range");
-  }
-  return {};
+// The access size a read request asks for (its one payload byte).
+Status check_read_size(const IoMessage& m) {
+  if (m.type != IoMessageType::kPioRead && m.type != IoMessageType::kMmioRead) return {};
+  if (valid_access_size(is_mmio(m.type), m.size)) return {};
+  return invalid(type_name(m.type), "access size " + std::to_string(m.size) + " (allowed: 1, 2, 4" +
+                                        (is_mmio(m.type) ? ", 8)" : ")"));
 }
 
 }  // namespace
@@ -108,14 +93,6 @@ IoMessage make_guest_exit(std::uint32_t exit_code) {
   return m;
 }
 
-IoMessage make_interrupt(std::uint32_t apic_id, std::uint8_t vector) {
-  IoMessage m;
-  m.type = IoMessageType::kInterrupt;
-  m.apic_id = apic_id;
-  m.vector = vector;
-  return m;
-}
-
 bool valid_access_size(bool mmio, std::size_t size) {
   return size == 1 || size == 2 || size == 4 || (mmio && size == 8);
 }
@@ -126,23 +103,8 @@ bool is_request(IoMessageType type) {
 }
 
 std::string_view type_name(IoMessageType type) {
-  switch (type) {
-    case IoMessageType::kPioRead:
-      return "PioRead";
-    case IoMessageType::kPioWrite:
-      return "PioWrite";
-    case IoMessageType::kMmioRead:
-      return "MmioRead";
-    case IoMessageType::kMmioWrite:
-      return "MmioWrite";
-    case IoMessageType::kIoReply:
-      return "IoReply";
-    case IoMessageType::kGuestExit:
-      return "GuestExit";
-    case IoMessageType::kInterrupt:
-      return "Interrupt";
-  }
-  return "unknown";
+  const auto index = static_cast<std::size_t>(type) - kFirstIoMessageType;
+  return index < kRules.size() ? kRules[index].name : "unknown";
 }
 
 EncodedIoMessage encode(const IoMessage& m) {
@@ -157,12 +119,8 @@ EncodedIoMessage encode(const IoMessage& m) {
     out.payload[0] = m.size;
     length = 1;
   } else if (m.type == IoMessageType::kGuestExit) {
-    put_u32(out.payload, m.exit_code);
+    put_le<std::uint32_t>(out.payload, 0, m.exit_code);
     length = kGuestExitPayload;
-  } else if (m.type == IoMessageType::kInterrupt) {
-    put_u32(out.payload, m.apic_id);
-    out.payload[4] = m.vector;
-    length = kInterruptPayload;
   } else {
     std::copy_n(m.data.begin(), m.size, out.payload.begin());
   }
@@ -171,35 +129,15 @@ EncodedIoMessage encode(const IoMessage& m) {
 }
 
 Status validate_header(const Header& header) {
-  if (header.type < kFirstIoMessageType || header.type > kLastIoMessageType) {
-    return make_error("unknown I/O message type " + std::to_string(header.type), EPROTO);
-  }
-  const auto type = static_cast<IoMessageType>(header.type);
-  const std::string_view name = type_name(type);
-  if ((header.flags & ~allowed_flags(type)) != 0) {
-    return invalid(name, "unknown flags " + std::to_string(header.flags));
-  }
-  if (!payload_length_ok(type, header.payload_length)) {
-    return invalid(name, "bad size: payload length " + std::to_string(header.payload_length));
-  }
-  if (!is_request(type) && header.page != 0) {
-    return invalid(name, "address field " + std::to_string(header.page) + " must be zero");
-  }
-  if ((type == IoMessageType::kGuestExit || type == IoMessageType::kInterrupt) &&
-      header.request_id != 0) {
-    return invalid(name, "request id must be zero");
-  }
+  auto rule = check_frame(Family::kIo, kRules, header, {});
+  if (!rule) return std::unexpected(rule.error());
   return {};
 }
 
 Result<IoMessage> decode(const Header& header, std::span<const std::uint8_t> payload) {
-  if (auto ok = validate_header(header); !ok) return std::unexpected(ok.error());
+  auto rule = check_frame(Family::kIo, kRules, header, {.payload = payload});
+  if (!rule) return std::unexpected(rule.error());
   const auto type = static_cast<IoMessageType>(header.type);
-  if (payload.size() != header.payload_length) {
-    return invalid(type_name(type), "payload of " + std::to_string(payload.size()) +
-                                        " bytes, header says " +
-                                        std::to_string(header.payload_length));
-  }
   IoMessage m;
   m.type = type;
   m.flags = header.flags;
@@ -209,18 +147,12 @@ Result<IoMessage> decode(const Header& header, std::span<const std::uint8_t> pay
   if (type == IoMessageType::kPioRead || type == IoMessageType::kMmioRead) {
     m.size = payload[0];
   } else if (type == IoMessageType::kGuestExit) {
-    m.exit_code = get_u32(payload);
-  } else if (type == IoMessageType::kInterrupt) {
-    m.apic_id = get_u32(payload);
-    m.vector = payload[4];
-    if (payload[5] != 0 || payload[6] != 0 || payload[7] != 0) {
-      return invalid(type_name(type), "reserved bytes must be zero");
-    }
+    m.exit_code = get_le<std::uint32_t>(payload, 0);
   } else {
     m.size = static_cast<std::uint8_t>(payload.size());
     std::copy(payload.begin(), payload.end(), m.data.begin());
   }
-  if (auto ok = check_address(m); !ok) return std::unexpected(ok.error());
+  if (auto ok = check_read_size(m); !ok) return std::unexpected(ok.error());
   return m;
 }
 

@@ -1,5 +1,6 @@
-// The I/O forwarding codec: PIO/MMIO requests, replies, guest exit and interrupts as typed
-// messages on the coherence wire header, in their own type range (0x40..) and own connections.
+// The I/O forwarding codec: PIO/MMIO requests, replies and the guest's exit as typed messages
+// on the frame header, in the I/O family's type range (coherence/wire_rules.h), on their own
+// connections. Interrupts between nodes are link messages (vmm/node/link_wire.h).
 #pragma once
 
 #include <array>
@@ -18,13 +19,12 @@ using coherence::NodeId;
 // Header use (the coherence header, see coherence/wire_header.h):
 //   page       = the access address (port or guest-physical address) for the four requests,
 //                zero for every other type;
-//   request_id = pairs an IoReply with its request (zero for GuestExit and Interrupt).
+//   request_id = pairs an IoReply with its request (zero for GuestExit).
 // Payloads, little-endian:
 //   PioRead, MmioRead    u8 size                         (payload_length 1)
 //   PioWrite, MmioWrite  the written bytes               (payload_length = size)
 //   IoReply              the read bytes, or none for a write
 //   GuestExit            u32 exit code                   (payload_length 4)
-//   Interrupt            u32 destination APIC id, u8 vector, 3 zero bytes (payload_length 8)
 // Sizes: PIO 1, 2 or 4 bytes; MMIO 1, 2, 4 or 8 bytes. Ports lie below 0x10000.
 enum class IoMessageType : std::uint8_t {
   kPioRead = 0x40,    // compute node -> I/O node
@@ -33,10 +33,10 @@ enum class IoMessageType : std::uint8_t {
   kMmioWrite = 0x43,  // compute node -> I/O node
   kIoReply = 0x44,    // I/O node -> requester: completes request_id
   kGuestExit = 0x45,  // I/O node -> every node: the guest ended with this exit code
-  kInterrupt = 0x46,  // I/O node -> the node running the destination vCPU
 };
+// The I/O family's range, as coherence/wire_rules.h assigns it.
 inline constexpr std::uint8_t kFirstIoMessageType = 0x40;
-inline constexpr std::uint8_t kLastIoMessageType = 0x46;
+inline constexpr std::uint8_t kLastIoMessageType = 0x45;
 
 // IoReply: no device claimed the access on the I/O node (the PC default was applied).
 inline constexpr std::uint16_t kFlagUnclaimed = 1U << 0;
@@ -54,8 +54,6 @@ struct IoMessage {
   std::uint8_t size = 0;      // requests: access width; IoReply: data length (0 for a write)
   std::array<std::uint8_t, kMaxAccessSize> data{};  // writes and IoReply: first `size` bytes
   std::uint32_t exit_code = 0;                      // GuestExit
-  std::uint32_t apic_id = 0;                        // Interrupt: destination
-  std::uint8_t vector = 0;                          // Interrupt
 
   [[nodiscard]] std::span<const std::uint8_t> bytes() const { return {data.data(), size}; }
   friend bool operator==(const IoMessage&, const IoMessage&) = default;
@@ -68,7 +66,6 @@ struct IoMessage {
 [[nodiscard]] IoMessage make_reply(std::uint64_t request_id, std::span<const std::uint8_t> data,
                                    bool unclaimed);
 [[nodiscard]] IoMessage make_guest_exit(std::uint32_t exit_code);
-[[nodiscard]] IoMessage make_interrupt(std::uint32_t apic_id, std::uint8_t vector);
 
 [[nodiscard]] bool is_request(IoMessageType type);
 // 1, 2 or 4 bytes for PIO; 1, 2, 4 or 8 for MMIO.
@@ -85,11 +82,12 @@ struct EncodedIoMessage {
 };
 [[nodiscard]] EncodedIoMessage encode(const IoMessage& message);
 
-// What can be checked from the header alone: known I/O type, payload length allowed for the
-// type, no unknown flag bits, zero address where none belongs. The Error names the problem.
+// What can be checked from the header alone, by the I/O family's table (coherence/wire_rules.h):
+// known I/O type, payload length allowed for the type, no unknown flag bits, a port below
+// 0x10000, zero where a field has no use. The Error names the problem.
 [[nodiscard]] Status validate_header(const coherence::wire::Header& header);
 // The single validation point for a received I/O message: validate_header() plus the payload
-// (exactly payload_length bytes, sizes, reserved bytes, port range).
+// (exactly payload_length bytes, the access size a read asks for).
 [[nodiscard]] Result<IoMessage> decode(const coherence::wire::Header& header,
                                        std::span<const std::uint8_t> payload);
 

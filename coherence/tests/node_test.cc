@@ -67,7 +67,7 @@ TEST_F(NodeTest, UnknownMessageTypeIsFatalAndNamesThePeer) {
   node_->on_message(1, wire::Header{.type = 42, .sender = 1}, {});
 
   ASSERT_TRUE(fatal_.has_value());
-  EXPECT_EQ(*fatal_, "node 1 (127.0.0.1:2) sent a malformed message: unknown message type 42");
+  EXPECT_EQ(*fatal_, "node 1 (127.0.0.1:2) sent a malformed message: unknown coherence message type 42 (0x2a)");
 }
 
 TEST_F(NodeTest, MalformedMessageClosesThatPeersConnection) {

@@ -57,7 +57,7 @@ TEST(WireCodec, RejectsUnknownType) {
   const auto decoded = decode(Header{.type = 42}, kPages);
 
   ASSERT_FALSE(decoded.has_value());
-  EXPECT_EQ(decoded.error().what, "unknown message type 42");
+  EXPECT_EQ(decoded.error().what, "unknown coherence message type 42 (0x2a)");
 }
 
 TEST(WireCodec, RejectsTypeZero) {
@@ -68,7 +68,8 @@ TEST(WireCodec, RejectsPayloadOnInvalidate) {
   const auto decoded = decode(header_of(MessageType::kInvalidate, kPageSize), kPages);
 
   ASSERT_FALSE(decoded.has_value());
-  EXPECT_EQ(decoded.error().what, "Invalidate: payload length 4096 not allowed");
+  EXPECT_EQ(decoded.error().what, "malformed coherence message (Invalidate, type 0x3): bad size: it carries 4096 "
+            "payload bytes (allowed: 0)");
 }
 
 TEST(WireCodec, RejectsFetchReplyWithoutPage) {
@@ -86,7 +87,8 @@ TEST(WireCodec, RejectsPageOutOfRange) {
   const auto decoded = decode(header, kPages);
 
   ASSERT_FALSE(decoded.has_value());
-  EXPECT_EQ(decoded.error().what, "ReadRequest: page 16 out of range (16 pages)");
+  EXPECT_EQ(decoded.error().what, "malformed coherence message (ReadRequest, type 0x1): page 16 out of range (16 "
+            "pages)");
 }
 
 TEST(WireCodec, RejectsUnknownFlagBits) {
@@ -96,7 +98,7 @@ TEST(WireCodec, RejectsUnknownFlagBits) {
   const auto decoded = decode(header, kPages);
 
   ASSERT_FALSE(decoded.has_value());
-  EXPECT_EQ(decoded.error().what, "WriteRequest: unknown flag bits 32768");
+  EXPECT_EQ(decoded.error().what, "malformed coherence message (WriteRequest, type 0x2): flags is 0x8000, must be 0");
 }
 
 TEST(WireCodec, RejectsBarrierWithNonZeroPage) {

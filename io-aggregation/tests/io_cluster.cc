@@ -140,9 +140,6 @@ void IoCluster::add_compute_node(NodeId id, std::chrono::milliseconds reply_time
   Events& events = *events_.at(id);
   IoForwarderConfig c{.self = id, .io_node = 0, .reply_timeout = reply_timeout};
   c.on_guest_exit = [&events](std::uint32_t code) { events.add(fmt::format("exit {}", code)); };
-  c.on_interrupt = [&events](std::uint32_t apic, std::uint8_t vector) {
-    events.add(fmt::format("irq {} {}", apic, vector));
-  };
   c.on_link_failed = [&events](const Error& why) { events.add("link " + why.message()); };
   node->forwarder = std::make_unique<IoForwarder>(node->loop, std::move(c));
   add_transport(*node, config(id, {0, id}), *node->forwarder);

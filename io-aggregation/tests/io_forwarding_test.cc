@@ -203,16 +203,6 @@ TEST(IoForwarding, DebugExitWriteOnOneNodeSendsGuestExitToEveryNode) {
   EXPECT_TRUE(cluster.events(2).saw("exit 7"));
 }
 
-TEST(IoForwarding, InterruptReachesOnlyTheDestinationNode) {
-  IoCluster cluster(2);
-  ASSERT_TRUE(cluster.start());
-
-  cluster.server().send_interrupt(2, 3, 0x41);
-
-  EXPECT_TRUE(cluster.events(2).saw("irq 3 65"));
-  EXPECT_TRUE(cluster.events(1).all().empty());
-}
-
 TEST(IoForwarding, ForwardedPioRoundTripLatency) {
   IoCluster cluster(1);
   ASSERT_TRUE(cluster.start());

@@ -21,7 +21,7 @@ IoMessage random_valid(std::mt19937_64& rng) {
   const std::array<std::uint8_t, 8> data{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
   const std::array<std::size_t, 4> sizes{1, 2, 4, 8};
   const std::size_t size = sizes[rng() % 3];
-  switch (rng() % 7) {
+  switch (rng() % 6) {
     case 0:
       return make_read_request(false, rng() % 0x10000, size);
     case 1:
@@ -32,10 +32,8 @@ IoMessage random_valid(std::mt19937_64& rng) {
       return make_write_request(true, rng(), std::span(data).first(sizes[rng() % 4]));
     case 4:
       return make_reply(rng(), std::span(data).first(sizes[rng() % 4]), (rng() & 1) != 0);
-    case 5:
-      return make_guest_exit(static_cast<std::uint32_t>(rng()));
     default:
-      return make_interrupt(static_cast<std::uint32_t>(rng()), static_cast<std::uint8_t>(rng()));
+      return make_guest_exit(static_cast<std::uint32_t>(rng()));
   }
 }
 

@@ -272,8 +272,7 @@ std::vector<Seed> io_seeds() {
           io_seed(io::make_write_request(true, 0xfec00000, bytes), 4),
           io_seed(io::make_reply(3, bytes.first(2), false), 3),
           io_seed(io::make_reply(4, {}, true), 4),
-          io_seed(io::make_guest_exit(33), 0),
-          io_seed(io::make_interrupt(2, 0x30), 0)};
+          io_seed(io::make_guest_exit(33), 0)};
 }
 
 Seed link_seed(const std::string& name, const LinkMessage& message) {

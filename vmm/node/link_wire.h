@@ -1,8 +1,9 @@
 // The node links' own messages, beside I/O forwarding (io-aggregation/io_wire.h): forwarded
 // interrupts, host-TSC probes and the guest-stop notice. All are header-only frames of the
-// coherence wire header (coherence/wire_header.h) with types 0x50..0x53; this is their one
-// codec. decode_link() accepts only what encode_link() can produce and names anything else,
-// so a malformed link message closes that link (NodeLinks) instead of being guessed at.
+// frame header (coherence/wire_header.h) in the link family's range 0x50..0x53, checked by
+// the one field table of coherence/wire_rules.h. decode_link() accepts only what
+// encode_link() can produce and names anything else, so a malformed link message closes that
+// link (NodeLinks) instead of being guessed at.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "coherence/wire_rules.h"
 #include "io-aggregation/io_wire.h"
 #include "kernel/base/log.h"
 #include "kernel/base/overloaded.h"
@@ -15,7 +16,7 @@ namespace heca::vmm::node {
 namespace {
 
 bool is_io_type(std::uint8_t type) {
-  return type >= io::kFirstIoMessageType && type <= io::kLastIoMessageType;
+  return coherence::wire::family_of(type) == coherence::wire::Family::kIo;
 }
 
 }  // namespace
@@ -54,7 +55,6 @@ Result<std::unique_ptr<NodeLinks>> NodeLinks::connect(NodeLinksConfig config) {
             .self = cfg.self,
             .io_node = cfg.io_node,
             .on_guest_exit = [self](std::uint32_t code) { self->config_.on_guest_exit(code); },
-            .on_interrupt = {},
             .on_link_failed = [self](const Error& why) {
               if (!self->stopping_) self->config_.on_link_failed(why.message());
             }});

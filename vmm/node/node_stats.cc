@@ -126,7 +126,6 @@ json served_io_json(const io::IoServerStats& s) {
           {"unclaimed_writes", s.unclaimed_writes},
           {"malformed", s.malformed},
           {"guest_exits_sent", s.guest_exits_sent},
-          {"interrupts_sent", s.interrupts_sent},
           {"send_failures", s.send_failures}};
 }
 

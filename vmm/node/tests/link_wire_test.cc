@@ -37,9 +37,9 @@ TEST(LinkWire, EveryMessageRoundTrips) {
 }
 
 TEST(LinkWire, UnknownTypesAreRefusedByNumber) {
-  EXPECT_EQ(error_of({.type = 0x54, .sender = 3}), "unknown message type 0x54 on a node link");
-  EXPECT_EQ(error_of({.type = 0x01, .sender = 3}), "unknown message type 0x1 on a node link");
-  EXPECT_EQ(error_of({.type = 0xFF, .sender = 3}), "unknown message type 0xff on a node link");
+  EXPECT_EQ(error_of({.type = 0x54, .sender = 3}), "unknown link message type 84 (0x54)");
+  EXPECT_EQ(error_of({.type = 0x01, .sender = 3}), "unknown link message type 1 (0x1)");
+  EXPECT_EQ(error_of({.type = 0xFF, .sender = 3}), "unknown link message type 255 (0xff)");
 }
 
 TEST(LinkWire, APayloadOrAnotherSenderIsRefused) {

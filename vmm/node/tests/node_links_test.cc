@@ -258,7 +258,7 @@ TEST_F(NodeLinksWithRawIoNode, AnUnknownFrameTypeClosesThatLinkNamingIt) {
   send(2, coherence::wire::Header{.type = 0x5E, .sender = 0});
 
   ASSERT_TRUE(eventually([&] { return !failures(2).empty(); }));
-  EXPECT_NE(failures(2).find("node 0 sent unknown message type 0x5e on a node link"),
+  EXPECT_NE(failures(2).find("node 0 sent unknown link message type 94 (0x5e)"),
             std::string::npos)
       << failures(2);
 }
