@@ -240,6 +240,14 @@ TEST_F(HecaCliErrors, ControlSocketThatIsNoSocketIsRefused) {
   expect_usage_error(result, "control socket '" + file + "': the path exists and is not a socket");
 }
 
+TEST_F(HecaCliErrors, StatsJsonInAMissingDirectoryIsRefusedBeforeTheGuestStarts) {
+  const std::string path = (dir_ / "no-such-dir" / "stats.json").string();
+
+  const auto result = run_heca({"run", "--guest", "test", "--stats-json", path});
+
+  expect_usage_error(result, "--stats-json: cannot create '" + path + "'");
+}
+
 TEST_F(HecaCliErrors, UnknownOption) {
   expect_usage_error(run_heca({"run", "--guest", "test", "--frobnicate"}), "frobnicate");
 }

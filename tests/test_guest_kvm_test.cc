@@ -3,7 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -93,6 +97,27 @@ TEST_F(TestGuestOnKvm, ABrokenStackGivesAReportedDoubleFaultNotATripleFault) {
   EXPECT_EQ(result.exit_code, 64 + 8) << result.out << result.err;
   EXPECT_NE(result.out.find("exception vector=8 "), std::string::npos) << result.out;
   EXPECT_EQ(result.err.find("triple fault"), std::string::npos) << result.err;
+}
+
+// --stats-json writes what the control socket's `stats` returns, at exit: one object per run
+// whose vCPUs are the guest's, with the I/O exits their console and debug exit took.
+TEST_F(TestGuestOnKvm, StatsJsonHoldsEveryVcpuAndItsExits) {
+  const std::string path = "/tmp/heca-stats-json-test-" + std::to_string(::getpid()) + ".json";
+  auto result = run_process(HECA_BINARY,
+                            {"run", "--guest", "test", "--vcpus", "2", "--memory", "64M",
+                             "--timeout", "120", "--cmdline", "iters=1000", "--stats-json", path},
+                            kHostTimeout);
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  std::ifstream in(path);
+  const nlohmann::json stats = nlohmann::json::parse(in, nullptr, false);
+  ::unlink(path.c_str());
+
+  EXPECT_EQ(result->exit_code, 0) << result->err;
+  ASSERT_FALSE(stats.is_discarded());
+  ASSERT_EQ(stats.at("vcpus").size(), 2u) << stats;
+  EXPECT_EQ(stats.at("vcpus").at(1).at("index"), 1) << stats;
+  EXPECT_GT(stats.at("vcpus").at(0).at("exits").at("io").get<long long>(), 0) << stats;
+  EXPECT_EQ(stats.at("unclaimed_io").at("pio_writes"), 0) << stats;
 }
 
 TEST_F(TestGuestOnKvm, TimeoutStopsAGuestThatNeverFinishes) {

@@ -36,7 +36,10 @@ void add_run_options(CLI::App& run, RunArgs& options) {
   run.add_option("--timeout", options.timeout_s,
                  "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
-  run.add_flag("--stats", options.stats, "Print per-vCPU exit counters at exit");
+  run.add_flag("--stats", options.stats, "Print every counter at exit (vCPU exits, memory, I/O)");
+  run.add_option("--stats-json", options.stats_json,
+                 "Write the same counters as one JSON object to PATH at exit (the control "
+                 "socket's stats); with a guest description node K writes PATH.nodeK");
   run.add_option("--progress", options.progress_s,
                  "Print a progress line (guest time, page faults, pages moved) every SECONDS; "
                  "with a guest description, every node does")
@@ -62,6 +65,8 @@ void add_node_options(CLI::App& node, RunArgs& args) {
   node.add_option("--timeout", args.timeout_s, "Stop the guest after SECONDS (exit 124); 0: never")
       ->capture_default_str();
   node.add_flag("--stats", args.stats, "Print this node's counters at exit");
+  node.add_option("--stats-json", args.stats_json,
+                  "Write this node's counters as one JSON object to PATH at exit");
   node.add_option("--progress", args.progress_s,
                   "Print a progress line (guest time, page faults, pages received) every SECONDS; "
                   "0: never")

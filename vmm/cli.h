@@ -25,6 +25,7 @@ struct RunArgs {
   std::string memory = "256M";
   double timeout_s = 0;
   bool stats = false;
+  std::string stats_json;  // --stats-json PATH: the same counters as JSON, written at exit
   double progress_s = 0;  // a progress line on stderr every this many seconds; 0: never
   std::string litmus;     // a .litmus file to run on the test guest instead of its workloads
   std::uint64_t iterations = 1000;

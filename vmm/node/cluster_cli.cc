@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -116,6 +119,17 @@ void remove_stale_node_sockets(const std::vector<NodeSocket>& sockets) {
   for (const auto& socket : sockets) (void)control::remove_stale_socket(socket.path);
 }
 
+// --stats-json PATH: the counters --stats prints, as the control socket's `stats` returns them.
+Status write_stats_json(const std::string& path, NodeVm& vm) {
+  if (path.empty()) return {};
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return errno_error(fmt::format("cannot create '{}'", path));
+  out << to_json(vm.stats_report()).dump() << '\n';
+  out.close();
+  if (!out) return errno_error(fmt::format("cannot write '{}'", path));
+  return {};
+}
+
 // What every node process runs once its inputs are checked: the VM, served on its control
 // socket, then the litmus verdict, the stats and the final barrier.
 struct VmRun {
@@ -127,6 +141,10 @@ struct VmRun {
 int run_vm(const RunArgs& args, VmRun run) {
   const auto& d = run.config.description;
   const bool io_node = d.io_node() == run.config.id;
+  if (!args.stats_json.empty() && !std::ofstream(args.stats_json, std::ios::app)) {
+    return fail(fmt::format("--stats-json: cannot create '{}': {}", args.stats_json,
+                            std::strerror(errno)));
+  }
   // Served from before the node joins the cluster, which can take long: it answers "booting".
   auto server = control::bind_if_given(args.control);
   if (!server) return fail(server.error().message());
@@ -147,6 +165,11 @@ int run_vm(const RunArgs& args, VmRun run) {
   const auto timeout = outcome.message.empty() ? kLeaveTimeout : kStoppedLeaveTimeout;
   if (auto s = (*vm)->leave(timeout); !s) {
     std::fprintf(stderr, "heca: leaving the cluster: %s\n", s.error().message().c_str());
+    if (code == 0) code = kExitVmFailure;
+  }
+  // After leave(): the snapshot taken as the node left, what --stats printed.
+  if (auto s = write_stats_json(args.stats_json, **vm); !s) {
+    std::fprintf(stderr, "heca: --stats-json: %s\n", s.error().message().c_str());
     if (code == 0) code = kExitVmFailure;
   }
   if ((*vm)->threads_stuck()) {
@@ -331,6 +354,12 @@ int run_cluster(const RunArgs& args) {
                                                  .namespaces = names});
   for (const auto& socket : *sockets) {
     nodes[socket.node].argv.insert(nodes[socket.node].argv.end(), {"--control", socket.path});
+  }
+  if (!args.stats_json.empty()) {
+    for (const auto& node : d->nodes) {
+      nodes[node.id].argv.insert(nodes[node.id].argv.end(),
+                                 {"--stats-json", fmt::format("{}.node{}", args.stats_json, node.id)});
+    }
   }
   auto supervisor = cluster::NodeSupervisor::start(
       std::move(nodes), {.result_node = d->io_node(),
