@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 
 #include "kernel/base/check.h"
 #include "kernel/base/fd.h"
+#include "coherence/wire_rules.h"
 #include "kernel/base/le_bytes.h"
 
 namespace heca::coherence {
@@ -22,6 +24,26 @@ constexpr std::size_t kKeyFileMax = 256;  // 64 hex digits and some whitespace, 
 void init_sodium() {
   // Thread-safe and idempotent; fails only when no randomness source can be opened.
   HECA_CHECK(::sodium_init() >= 0);
+}
+
+// Hello and KeyProof carry a 32-byte payload (nonce or MAC) and nothing else.
+constexpr std::array<wire::TypeRule, 2> kHandshakeRules = {{
+    {kHelloType, "Hello", wire::zero(), wire::zero(), wire::zero(),
+     wire::lengths({static_cast<std::uint32_t>(kNonceSize)})},
+    {kKeyProofType, "KeyProof", wire::zero(), wire::zero(), wire::zero(),
+     wire::lengths({static_cast<std::uint32_t>(kMacSize)})},
+}};
+static_assert(kNonceSize == kMacSize);  // so both frames have one size: kHelloSize == kProofSize
+
+// The header of a handshake frame of kHelloSize bytes, checked by the handshake family's rules.
+Result<wire::Header> check_handshake_frame(std::span<const std::uint8_t> bytes,
+                                           std::optional<NodeId> from) {
+  auto header = wire::decode_header(bytes);
+  if (!header) return wrap_error(header.error(), "bad handshake (not a heca node of this version)");
+  auto rule = wire::check_frame(wire::Family::kHandshake, kHandshakeRules, *header,
+                                {.from = from, .payload = bytes.subspan(wire::kHeaderSize)});
+  if (!rule) return std::unexpected(rule.error());
+  return *header;
 }
 
 int hex_value(char c) {
@@ -114,26 +136,42 @@ Nonce fresh_nonce() {
 
 std::array<std::uint8_t, kHelloSize> encode_hello(const Hello& hello) {
   std::array<std::uint8_t, kHelloSize> bytes{};
-  put_le<std::uint32_t>(bytes, 0, kHelloMagic);
-  put_le<std::uint16_t>(bytes, 4, kHelloVersion);
-  put_le<std::uint16_t>(bytes, 6, hello.id);
-  std::ranges::copy(hello.nonce, bytes.begin() + 8);
+  wire::encode_header({.type = kHelloType,
+                       .payload_length = static_cast<std::uint32_t>(kNonceSize),
+                       .sender = hello.id},
+                      std::span<std::uint8_t, wire::kHeaderSize>(bytes.data(), wire::kHeaderSize));
+  std::ranges::copy(hello.nonce, bytes.begin() + wire::kHeaderSize);
   return bytes;
 }
 
 Result<Hello> decode_hello(std::span<const std::uint8_t, kHelloSize> bytes) {
-  if (get_le<std::uint32_t>(bytes, 0) != kHelloMagic) {
-    return make_error("bad hello: wrong magic (not a heca node)", EPROTO);
-  }
-  const auto version = get_le<std::uint16_t>(bytes, 4);
-  if (version != kHelloVersion) {
-    return make_error("bad hello: wire version " + std::to_string(version) + ", this node speaks " +
-                          std::to_string(kHelloVersion),
-                      EPROTO);
-  }
-  Hello hello{.id = get_le<std::uint16_t>(bytes, 6), .nonce = {}};
-  std::copy_n(bytes.begin() + 8, kNonceSize, hello.nonce.begin());
+  auto header = check_handshake_frame(bytes, std::nullopt);
+  if (!header) return std::unexpected(header.error());
+  if (header->type != kHelloType) return make_error("bad hello: a KeyProof came first", EPROTO);
+  Hello hello{.id = header->sender, .nonce = {}};
+  std::copy_n(bytes.begin() + wire::kHeaderSize, kNonceSize, hello.nonce.begin());
   return hello;
+}
+
+std::array<std::uint8_t, kProofSize> encode_proof(NodeId sender, const Mac& mac) {
+  std::array<std::uint8_t, kProofSize> bytes{};
+  wire::encode_header({.type = kKeyProofType,
+                       .payload_length = static_cast<std::uint32_t>(kMacSize),
+                       .sender = sender},
+                      std::span<std::uint8_t, wire::kHeaderSize>(bytes.data(), wire::kHeaderSize));
+  std::ranges::copy(mac, bytes.begin() + wire::kHeaderSize);
+  return bytes;
+}
+
+Result<Mac> decode_proof(std::span<const std::uint8_t, kProofSize> bytes, NodeId from) {
+  auto header = check_handshake_frame(bytes, from);
+  if (!header) return std::unexpected(header.error());
+  if (header->type != kKeyProofType) {
+    return make_error("bad key proof: a Hello came instead", EPROTO);
+  }
+  Mac mac{};
+  std::copy_n(bytes.begin() + wire::kHeaderSize, kMacSize, mac.begin());
+  return mac;
 }
 
 Mac accept_mac(const ClusterKey& key, NodeId connector, NodeId acceptor,
@@ -146,7 +184,7 @@ Mac connect_mac(const ClusterKey& key, NodeId connector, NodeId acceptor,
   return mac_of(key, "heca connect", connector, acceptor, acceptor_nonce, connector_nonce);
 }
 
-bool mac_matches(const Mac& expected, std::span<const std::uint8_t, kMacSize> got) {
+bool mac_matches(const Mac& expected, const Mac& got) {
   init_sodium();
   return ::sodium_memcmp(expected.data(), got.data(), kMacSize) == 0;
 }

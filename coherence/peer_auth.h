@@ -1,13 +1,16 @@
 // Peer authentication: every node of a cluster holds one shared key, and both ends of every
 // connection prove it before a page, an I/O request or an interrupt crosses it.
 //
-// The handshake (all integers little-endian), a challenge-response over fresh nonces with
-// HMAC-SHA-256 (libsodium's crypto_auth_hmacsha256):
-//   connector -> acceptor  hello  u32 magic "HELO", u16 version, u16 node id, nonce_c[32]
-//   acceptor -> connector  reply  u32 magic "HELO", u16 version, u16 node id, nonce_a[32],
-//                                 mac_a[32] = HMAC(key, "heca accept" | ids | nonce_c | nonce_a)
-//   connector -> acceptor  proof  mac_c[32] = HMAC(key, "heca connect" | ids | nonce_a | nonce_c)
-// where ids = connector id, acceptor id (u16 each). Each side checks the other's MAC over its
+// The handshake, a challenge-response over fresh nonces with HMAC-SHA-256 (libsodium's
+// crypto_auth_hmacsha256), in frames of the handshake family (coherence/wire_header.h and
+// wire_rules.h; the frame header's version is the handshake's too):
+//   Hello     0x60  sender = the node's id, payload = its nonce (32 bytes)
+//   KeyProof  0x61  sender = the node's id, payload = its MAC (32 bytes)
+//   connector -> acceptor  Hello(nonce_c)
+//   acceptor -> connector  Hello(nonce_a), KeyProof(mac_a = HMAC(key, "heca accept" | ids |
+//                          nonce_c | nonce_a))
+//   connector -> acceptor  KeyProof(mac_c = HMAC(key, "heca connect" | ids | nonce_a | nonce_c))
+// where ids = connector id, acceptor id (u16 each, little-endian). Each side checks the other's MAC over its
 // own fresh nonce, so a recorded handshake replayed to either side fails; the two labels keep
 // one direction's MAC from answering the other's challenge.
 #pragma once
@@ -18,6 +21,7 @@
 #include <string>
 
 #include "coherence/types.h"
+#include "coherence/wire_header.h"
 #include "kernel/base/result.h"
 
 namespace heca::coherence {
@@ -43,19 +47,24 @@ using Nonce = std::array<std::uint8_t, kNonceSize>;
 using Mac = std::array<std::uint8_t, kMacSize>;
 [[nodiscard]] Nonce fresh_nonce();
 
-inline constexpr std::uint32_t kHelloMagic = 0x4f4c4548;
-inline constexpr std::uint16_t kHelloVersion = 2;  // 1: the unauthenticated hello
-inline constexpr std::size_t kHelloSize = 8 + kNonceSize;
-inline constexpr std::size_t kHelloReplySize = kHelloSize + kMacSize;
-inline constexpr std::size_t kProofSize = kMacSize;
+inline constexpr std::uint8_t kHelloType = 0x60;
+inline constexpr std::uint8_t kKeyProofType = 0x61;
+inline constexpr std::size_t kHelloSize = wire::kHeaderSize + kNonceSize;
+inline constexpr std::size_t kProofSize = wire::kHeaderSize + kMacSize;
+inline constexpr std::size_t kHelloReplySize = kHelloSize + kProofSize;
 
 struct Hello {
   NodeId id = 0;
   Nonce nonce{};
 };
 [[nodiscard]] std::array<std::uint8_t, kHelloSize> encode_hello(const Hello& hello);
-// A hello (or the first kHelloSize bytes of a reply); errors: wrong magic or version.
+// A Hello frame (a connector's, or the first kHelloSize bytes of a reply). Errors name the
+// problem: not a heca frame, another wire version, another type, a malformed field.
 [[nodiscard]] Result<Hello> decode_hello(std::span<const std::uint8_t, kHelloSize> bytes);
+[[nodiscard]] std::array<std::uint8_t, kProofSize> encode_proof(NodeId sender, const Mac& mac);
+// The MAC of a KeyProof frame sent by node `from`; errors as decode_hello's, or another sender.
+[[nodiscard]] Result<Mac> decode_proof(std::span<const std::uint8_t, kProofSize> bytes,
+                                       NodeId from);
 
 // The MAC each side sends: the acceptor's over (nonce_c, nonce_a), the connector's over
 // (nonce_a, nonce_c), each with its own label.
@@ -64,6 +73,6 @@ struct Hello {
 [[nodiscard]] Mac connect_mac(const ClusterKey& key, NodeId connector, NodeId acceptor,
                               const Nonce& connector_nonce, const Nonce& acceptor_nonce);
 // Constant-time comparison of a received MAC with the expected one.
-[[nodiscard]] bool mac_matches(const Mac& expected, std::span<const std::uint8_t, kMacSize> got);
+[[nodiscard]] bool mac_matches(const Mac& expected, const Mac& got);
 
 }  // namespace heca::coherence

@@ -176,11 +176,14 @@ Status TcpPeer::consume_hello() {
   }
   const NodeId self = owner_.self();
   const Mac expected = accept_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);
-  if (!mac_matches(expected,
-                   std::span<const std::uint8_t, kMacSize>(reply + kHelloSize, kMacSize))) {
+  auto mac = decode_proof(std::span<const std::uint8_t, kProofSize>(reply + kHelloSize, kProofSize),
+                          address_.id);
+  if (!mac) return std::unexpected(mac.error());
+  if (!mac_matches(expected, *mac)) {
     return make_error("it failed authentication: its reply does not prove the cluster key", EACCES);
   }
-  const Mac proof = connect_mac(owner_.key(), self, address_.id, nonce_, hello->nonce);
+  const auto proof =
+      encode_proof(self, connect_mac(owner_.key(), self, address_.id, nonce_, hello->nonce));
   if (auto s = write_all_now(socket_.get(), proof, "the key proof"); !s) return s;
   rx_begin_ += kHelloReplySize;
   state_ = State::kReady;

@@ -55,7 +55,7 @@ struct TcpTransport::Pending {
   Fd socket;
   std::string from;  // "127.0.0.1:41234", for messages
   bool hello_done = false;
-  std::array<std::uint8_t, kHelloSize> bytes{};  // the hello, then the proof (kProofSize)
+  std::array<std::uint8_t, std::max(kHelloSize, kProofSize)> bytes{};  // hello, then proof
   std::size_t received = 0;
   Hello hello;
   Nonce nonce{};  // ours, sent in the reply
@@ -220,9 +220,9 @@ void TcpTransport::on_pending_hello(Pending& p) {
   p.nonce = fresh_nonce();
   std::array<std::uint8_t, kHelloReplySize> reply{};
   const auto head = encode_hello({.id = self_, .nonce = p.nonce});
-  const Mac mac = accept_mac(key_, id, self_, p.hello.nonce, p.nonce);
+  const auto proof = encode_proof(self_, accept_mac(key_, id, self_, p.hello.nonce, p.nonce));
   std::ranges::copy(head, reply.begin());
-  std::ranges::copy(mac, reply.begin() + kHelloSize);
+  std::ranges::copy(proof, reply.begin() + kHelloSize);
   // The first bytes written on a fresh socket: they fit its send buffer.
   if (::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size())) {
     return drop_pending(fd, std::string("sending the hello reply: ") + std::strerror(errno));
@@ -236,8 +236,13 @@ void TcpTransport::on_pending_proof(Pending& p) {
   const int fd = p.socket.get();
   const NodeId id = p.hello.id;
   const Mac expected = connect_mac(key_, id, self_, p.hello.nonce, p.nonce);
-  if (!mac_matches(expected,
-                   std::span<const std::uint8_t, kProofSize>(p.bytes.data(), kProofSize))) {
+  const auto mac =
+      decode_proof(std::span<const std::uint8_t, kProofSize>(p.bytes.data(), kProofSize), id);
+  if (!mac) {
+    return drop_pending(fd, "a connection claiming to be node " + std::to_string(id) +
+                                " sent no key proof: " + mac.error().message());
+  }
+  if (!mac_matches(expected, *mac)) {
     return drop_pending(fd, "a connection claiming to be node " + std::to_string(id) +
                                 " failed authentication (wrong cluster key, or a replayed "
                                 "handshake); nothing was served to it");

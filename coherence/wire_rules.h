@@ -17,7 +17,7 @@
 namespace heca::coherence::wire {
 
 // Message families; every type byte belongs to at most one (kFamilyRanges, assigned only here).
-enum class Family : std::uint8_t { kCoherence, kIo, kLink };
+enum class Family : std::uint8_t { kCoherence, kIo, kLink, kHandshake };
 
 struct FamilyRange {
   Family family;
@@ -25,10 +25,11 @@ struct FamilyRange {
   std::uint8_t first;
   std::uint8_t last;
 };
-inline constexpr std::array<FamilyRange, 3> kFamilyRanges = {{
+inline constexpr std::array<FamilyRange, 4> kFamilyRanges = {{
     {Family::kCoherence, "coherence", 0x01, 0x09},  // coherence/wire.h
     {Family::kIo, "I/O", 0x40, 0x45},               // io-aggregation/io_wire.h
     {Family::kLink, "link", 0x50, 0x53},            // vmm/node/link_wire.h
+    {Family::kHandshake, "handshake", 0x60, 0x61},  // coherence/peer_auth.h
 }};
 
 [[nodiscard]] const FamilyRange& range_of(Family family);

@@ -91,10 +91,41 @@ TEST(Hello, RoundTripsAndRefusesAnotherMagicOrVersion) {
   wrong_magic[0] ^= 1;
   EXPECT_FALSE(decode_hello(wrong_magic).has_value());
   auto old_version = bytes;
-  old_version[4] = 1;  // the unauthenticated hello of earlier versions
+  old_version[4] = 2;  // the frame header's version before the handshake became frames
   auto refused = decode_hello(old_version);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().what.find("version 1"), std::string::npos) << refused.error().what;
+  EXPECT_NE(refused.error().what.find("version 2"), std::string::npos) << refused.error().what;
+}
+
+TEST(Hello, IsAFrameOfTheHandshakeFamilyAndRefusesAnyOther) {
+  auto bytes = encode_hello({.id = 3, .nonce = fresh_nonce()});
+  auto as_proof = bytes;
+  as_proof[5] = kKeyProofType;
+  auto as_coherence = bytes;
+  as_coherence[5] = 0x01;
+  auto with_flags = bytes;
+  with_flags[6] = 1;
+
+  EXPECT_EQ(bytes[5], kHelloType);
+  EXPECT_NE(decode_hello(as_proof).error().what.find("KeyProof came first"), std::string::npos);
+  EXPECT_NE(decode_hello(as_coherence).error().what.find("unknown handshake message type 1"),
+            std::string::npos);
+  EXPECT_NE(decode_hello(with_flags).error().what.find("flags is 0x1, must be 0"),
+            std::string::npos);
+}
+
+TEST(KeyProof, RoundTripsAndNamesAnotherSender) {
+  const Mac mac = accept_mac(ClusterKey{}, 0, 1, fresh_nonce(), fresh_nonce());
+  const auto bytes = encode_proof(1, mac);
+
+  const auto back = decode_proof(bytes, 1);
+  const auto other = decode_proof(bytes, 2);
+
+  ASSERT_TRUE(back.has_value()) << back.error().what;
+  EXPECT_EQ(*back, mac);
+  ASSERT_FALSE(other.has_value());
+  EXPECT_NE(other.error().what.find("sender 1 on the link from node 2"), std::string::npos)
+      << other.error().what;
 }
 
 TEST(HandshakeMac, DependsOnKeyNoncesIdsAndDirection) {

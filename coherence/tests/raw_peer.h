@@ -68,11 +68,11 @@ inline bool raw_handshake(RawPeer& peer, const ClusterKey& key = {}) {
   auto hello = decode_hello(std::span<const std::uint8_t, kHelloSize>(reply.data(), kHelloSize));
   if (!hello) return false;
   const Mac expected = accept_mac(key, peer.as, hello->id, peer.nonce, hello->nonce);
-  if (!mac_matches(expected,
-                   std::span<const std::uint8_t, kMacSize>(reply.data() + kHelloSize, kMacSize))) {
-    return false;
-  }
-  const Mac proof = connect_mac(key, peer.as, hello->id, peer.nonce, hello->nonce);
+  const auto mac = decode_proof(
+      std::span<const std::uint8_t, kProofSize>(reply.data() + kHelloSize, kProofSize), hello->id);
+  if (!mac || !mac_matches(expected, *mac)) return false;
+  const auto proof =
+      encode_proof(peer.as, connect_mac(key, peer.as, hello->id, peer.nonce, hello->nonce));
   return ::write(peer.get(), proof.data(), proof.size()) == static_cast<ssize_t>(proof.size());
 }
 

@@ -343,8 +343,8 @@ TEST(TcpTransportAuth, AReplayedProofIsRefused) {
   RawPeer replay = raw_connect(cluster.port(1), 0);
   replay.nonce = seen.nonce;  // (the hello on the wire differs only in its nonce; same result)
   ASSERT_TRUE(testing::raw_read_exactly(replay.get(), reply));
-  ASSERT_EQ(::write(replay.get(), captured.data(), captured.size()),
-            static_cast<ssize_t>(captured.size()));
+  const auto proof = encode_proof(0, captured);
+  ASSERT_EQ(::write(replay.get(), proof.data(), proof.size()), static_cast<ssize_t>(proof.size()));
   write_frame(replay.get(), make_header(0, 1, 7, 0));
 
   EXPECT_TRUE(closed_by_peer(replay.get()));

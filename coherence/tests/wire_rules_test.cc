@@ -32,6 +32,7 @@ TEST(WireRules, EveryTypeBelongsToAtMostOneFamily) {
   EXPECT_EQ(family_of(0x40), Family::kIo);
   EXPECT_EQ(family_of(0x46), std::nullopt);
   EXPECT_EQ(family_of(0x53), Family::kLink);
+  EXPECT_EQ(family_of(0x61), Family::kHandshake);
   EXPECT_EQ(family_of(0xFF), std::nullopt);
 }
 

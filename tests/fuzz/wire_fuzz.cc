@@ -36,7 +36,7 @@ namespace {
 namespace wire = coherence::wire;
 using coherence::kHelloReplySize;
 using coherence::kHelloSize;
-using coherence::kMacSize;
+using coherence::kProofSize;
 using coherence::NodeId;
 using vmm::node::LinkMessage;
 using Bytes = std::span<const std::uint8_t>;
@@ -174,10 +174,12 @@ bool hello_accepted(Bytes input) {
   return true;
 }
 
+// A Hello frame and a KeyProof frame of the same node, as a reply (or a hello and its proof).
 Buffer hello_with_mac(const coherence::Hello& hello, const coherence::Mac& mac) {
   const auto head = coherence::encode_hello(hello);
+  const auto proof = coherence::encode_proof(hello.id, mac);
   Buffer bytes(head.begin(), head.end());
-  bytes.insert(bytes.end(), mac.begin(), mac.end());
+  bytes.insert(bytes.end(), proof.begin(), proof.end());
   return bytes;
 }
 
@@ -189,7 +191,8 @@ bool reply_accepted(Bytes input) {
   if (!hello || hello->id != kAcceptor) return false;
   const coherence::Mac expected =
       coherence::accept_mac(test_key(), kConnector, kAcceptor, connector_nonce(), hello->nonce);
-  if (!coherence::mac_matches(expected, input.subspan<kHelloSize, kMacSize>())) return false;
+  const auto mac = coherence::decode_proof(input.subspan<kHelloSize, kProofSize>(), kAcceptor);
+  if (!mac || !coherence::mac_matches(expected, *mac)) return false;
   require(std::ranges::equal(hello_with_mac(*hello, expected), input.first(kHelloReplySize)));
   return true;
 }
@@ -201,9 +204,8 @@ bool proof_accepted(Bytes input) {
   if (!hello) return false;
   const coherence::Mac expected =
       coherence::connect_mac(test_key(), hello->id, kAcceptor, hello->nonce, acceptor_nonce());
-  if (!coherence::mac_matches(expected, input.subspan<kHelloSize, coherence::kProofSize>())) {
-    return false;
-  }
+  const auto mac = coherence::decode_proof(input.subspan<kHelloSize, kProofSize>(), hello->id);
+  if (!mac || !coherence::mac_matches(expected, *mac)) return false;
   require(std::ranges::equal(hello_with_mac(*hello, expected),
                              input.first(kHelloSize + coherence::kProofSize)));
   return true;
