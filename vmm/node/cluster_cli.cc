@@ -150,8 +150,16 @@ int run_vm(const RunArgs& args, VmRun run) {
   if (!server) return fail(server.error().message());
   NodeControl control(run.config.id, d.nodes[run.config.id].roles.names());
   const control::ServingScope serving(server->get(), control);
+  if (auto s = NodeVm::check_inputs(run.config); !s) {
+    return fail(run.error_prefix + s.error().message());
+  }
   auto vm = NodeVm::create(std::move(run.config));
-  if (!vm) return fail(run.error_prefix + vm.error().message());
+  if (!vm) {
+    // Not the input's fault: no usable /dev/kvm, a node that did not join, a failed ioctl.
+    std::fprintf(stderr, "heca: %scould not build the VM: %s\n", run.error_prefix.c_str(),
+                 vm.error().message().c_str());
+    return kExitVmFailure;
+  }
   const auto attached = control.attach(**vm);  // INVARIANT: detached before the NodeVm goes
   VmOutcome outcome = (*vm)->run();
   if (run.litmus && io_node && outcome.exit_code == 0) outcome.exit_code = judge(*run.litmus, **vm);

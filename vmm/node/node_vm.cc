@@ -94,18 +94,16 @@ Status check_node_id(const cluster::GuestDescription& description, std::uint32_t
 }
 
 Result<std::unique_ptr<NodeVm>> NodeVm::create(NodeVmConfig config) {
-  if (auto s = check_node_id(config.description, config.id); !s) return std::unexpected(s.error());
+  if (auto s = check_inputs(config); !s) return std::unexpected(s.error());
   std::unique_ptr<NodeVm> vm(new NodeVm(std::move(config)));
-  if (auto s = vm->check_inputs(); !s) return std::unexpected(s.error());
   if (auto s = vm->build(); !s) return std::unexpected(s.error());
   return vm;
 }
 
-// Before any node is reached: more vCPUs than KVM allows, and a dry run of the boot plan (a
-// guest that cannot fit its RAM: image, initrd, command line, tables) are input errors.
 // Input errors come first, in the order a user would fix them; a missing /dev/kvm comes later.
-Status NodeVm::check_inputs() const {
-  const auto& d = config_.description;
+Status NodeVm::check_inputs(const NodeVmConfig& config) {
+  if (auto s = check_node_id(config.description, config.id); !s) return s;
+  const auto& d = config.description;
   if (auto kvm = KvmSystem::open(); kvm) {
     const int max_vcpus = kvm->max_vcpus();
     if (d.vcpu_count() > static_cast<std::uint32_t>(max_vcpus)) {
@@ -115,22 +113,23 @@ Status NodeVm::check_inputs() const {
     }
   }
   // The longest clock suffix the real plan can get, so the dry run fails exactly like it.
-  auto plan = plan_boot(kMaxTscKhz);
+  auto plan = plan_boot(config, kMaxTscKhz);
   if (!plan) return std::unexpected(plan.error());
   return {};
 }
 
 // The boot plan over this guest's RAM layout, with the clock the guest is told of (vCPU 0's
 // TSC rate `host_tsc_khz`) on its command line.
-Result<firmware::BootPlan> NodeVm::plan_boot(std::uint64_t host_tsc_khz) const {
-  const auto& d = config_.description;
+Result<firmware::BootPlan> NodeVm::plan_boot(const NodeVmConfig& config,
+                                             std::uint64_t host_tsc_khz) {
+  const auto& d = config.description;
   const bool span = vcpus_span_nodes(d);
   return plan_guest_boot(
       {.ram = firmware::pc_ram_layout(d.memory_bytes),
        .vcpu_count = d.vcpu_count(),
-       .cmdline = d.cmdline + clock_cmdline(d, config_.append_tsc_khz, span, host_tsc_khz),
-       .image = config_.image,
-       .extra_writes = config_.extra_writes,
+       .cmdline = d.cmdline + clock_cmdline(d, config.append_tsc_khz, span, host_tsc_khz),
+       .image = config.image,
+       .extra_writes = config.extra_writes,
        .numa = numa_nodes_of(d),
        .ap_startup = ap_startup(span)});
 }
@@ -291,7 +290,7 @@ Status NodeVm::create_vcpus() {
   auto khz = fds[0].tsc_khz();
   if (!khz) return std::unexpected(khz.error());
   const bool tsc_deadline = kvm_->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-  auto plan = plan_boot(*khz);
+  auto plan = plan_boot(config_, *khz);
   if (!plan) return std::unexpected(plan.error());
   plan_.emplace(std::move(*plan));
   if (plan_->ap_entry_rip != 0) {

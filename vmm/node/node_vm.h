@@ -82,8 +82,13 @@ struct NodeVmConfig {
 // the memory cluster only once the start barrier has passed (vcpus_started_).
 class NodeVm {
  public:
-  // Joins the memory cluster and the node links (blocking until every node is there), builds
-  // the VM over the coherent region and prepares every vCPU (owned or proxy).
+  // The input errors of `config`, before any node is reached (exit 2 for the commands): more
+  // vCPUs than this host's KVM allows, and a dry run of the boot plan (a guest that cannot
+  // fit its RAM: image, initrd, command line, tables).
+  [[nodiscard]] static Status check_inputs(const NodeVmConfig& config);
+  // check_inputs(), then joins the memory cluster and the node links (blocking until every node
+  // is there), builds the VM over the coherent region and prepares every vCPU (owned or proxy).
+  // Errors after check_inputs() are the VM's, not the input's (exit 1 for the commands).
   [[nodiscard]] static Result<std::unique_ptr<NodeVm>> create(NodeVmConfig config);
   ~NodeVm();
   NodeVm(const NodeVm&) = delete;
@@ -124,8 +129,8 @@ class NodeVm {
   [[nodiscard]] NodeStatsReport gather_stats(bool with_memory);
   [[nodiscard]] std::vector<HotPageReport> hot_pages(std::span<const coherence::HotPage> hot) const;
   [[nodiscard]] bool solo() const { return config_.description.nodes.size() == 1; }
-  [[nodiscard]] Status check_inputs() const;
-  [[nodiscard]] Result<firmware::BootPlan> plan_boot(std::uint64_t host_tsc_khz) const;
+  [[nodiscard]] static Result<firmware::BootPlan> plan_boot(const NodeVmConfig& config,
+                                                            std::uint64_t host_tsc_khz);
   [[nodiscard]] Status build();
   [[nodiscard]] Status join_memory();
   [[nodiscard]] Status register_ram();
