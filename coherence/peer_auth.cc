@@ -11,9 +11,9 @@
 #include <optional>
 #include <string_view>
 
+#include "coherence/wire_rules.h"
 #include "kernel/base/check.h"
 #include "kernel/base/fd.h"
-#include "coherence/wire_rules.h"
 #include "kernel/base/le_bytes.h"
 
 namespace heca::coherence {
@@ -35,7 +35,8 @@ constexpr std::array<wire::TypeRule, 2> kHandshakeRules = {{
 }};
 static_assert(kNonceSize == kMacSize);  // so both frames have one size: kHelloSize == kProofSize
 
-// The header of a handshake frame of kHelloSize bytes, checked by the handshake family's rules.
+// The header of a whole handshake frame (a Hello or a KeyProof), checked by the handshake
+// family's rules; `from`, when given, must be its sender.
 Result<wire::Header> check_handshake_frame(std::span<const std::uint8_t> bytes,
                                            std::optional<NodeId> from) {
   auto header = wire::decode_header(bytes);

@@ -24,8 +24,8 @@ constexpr std::array<TypeRule, kMaxMessageType> kRules = {{
     {8, "Grant", bits(kFlagGrantWrite | kFlagGrantDelayed), page_index(), any(), kMaybePage},
     {9, "Barrier", bits(kFlagFinalBarrier), zero(), any(), kNoData},
 }};
-static_assert(kFamilyRanges[static_cast<std::size_t>(Family::kCoherence)].last ==
-              kMaxMessageType);
+static_assert(range_of(Family::kCoherence).first == 1 &&
+              range_of(Family::kCoherence).last == kMaxMessageType);
 
 }  // namespace
 

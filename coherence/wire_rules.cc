@@ -61,10 +61,6 @@ bool PayloadRule::allows(std::uint32_t length) const {
                    length) != lengths.begin() + static_cast<std::ptrdiff_t>(count);
 }
 
-const FamilyRange& range_of(Family family) {
-  return kFamilyRanges[static_cast<std::size_t>(family)];
-}
-
 std::optional<Family> family_of(std::uint8_t type) {
   for (const auto& range : kFamilyRanges) {
     if (type >= range.first && type <= range.last) return range.family;

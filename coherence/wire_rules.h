@@ -32,7 +32,9 @@ inline constexpr std::array<FamilyRange, 4> kFamilyRanges = {{
     {Family::kHandshake, "handshake", 0x60, 0x61},  // coherence/peer_auth.h
 }};
 
-[[nodiscard]] const FamilyRange& range_of(Family family);
+[[nodiscard]] constexpr const FamilyRange& range_of(Family family) {
+  return kFamilyRanges[static_cast<std::size_t>(family)];
+}
 // The family `type` belongs to, if any.
 [[nodiscard]] std::optional<Family> family_of(std::uint8_t type);
 

@@ -33,10 +33,8 @@ constexpr std::array<TypeRule, 6> kRules = {{
 }};
 
 static_assert(kRules.size() == kLastIoMessageType - kFirstIoMessageType + 1);
-static_assert(coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kIo)].first ==
-                  kFirstIoMessageType &&
-              coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kIo)].last ==
-                  kLastIoMessageType);
+static_assert(range_of(Family::kIo).first == kFirstIoMessageType &&
+              range_of(Family::kIo).last == kLastIoMessageType);
 
 bool is_mmio(IoMessageType type) {
   return type == IoMessageType::kMmioRead || type == IoMessageType::kMmioWrite;

@@ -31,10 +31,8 @@ constexpr std::array<TypeRule, 4> kRules = {{
      lengths({0})},
 }};
 static_assert(kRules.size() == kLastLinkType - kFirstLinkType + 1);
-static_assert(coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kLink)].first ==
-                  kFirstLinkType &&
-              coherence::wire::kFamilyRanges[static_cast<std::size_t>(Family::kLink)].last ==
-                  kLastLinkType);
+static_assert(range_of(Family::kLink).first == kFirstLinkType &&
+              range_of(Family::kLink).last == kLastLinkType);
 
 }  // namespace
 
