@@ -134,5 +134,30 @@ TEST_F(LitmusOnKvm, UnsupportedTestsAndTooFewVcpusExitTwo) {
   EXPECT_NE(too_few.err.find("2 threads need at least 2 vCPUs"), std::string::npos) << too_few.err;
 }
 
+// Several --litmus in one boot: each test runs in turn and gets its own verdict; one that
+// cannot run is named and left out, and the run exits 2 since none saw a forbidden outcome.
+TEST_F(LitmusOnKvm, SeveralTestsRunInOneBootEachWithItsVerdict) {
+  const TempLitmus unsupported("X86 BR\n{ x=0; }\n P0 ;\n L0: JMP L0 ;\nexists (x=0)\n");
+  const std::string sb = std::string(HECA_LITMUS_SUITE_DIR) + "/SB.litmus";
+  const std::string mp = std::string(HECA_LITMUS_SUITE_DIR) + "/MP.litmus";
+
+  auto result = run_process(HECA_BINARY,
+                            {"run", "--guest", "test", "--vcpus", "2", "--memory", "64M", "--timeout",
+                             "90", "--litmus", sb, "--litmus", unsupported.path(), "--litmus", mp,
+                             "--iterations", "200"},
+                            kHostTimeout);
+
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->exit_code, 2) << result->out << result->err;
+  EXPECT_NE(result->err.find("heca: litmus refused: " + unsupported.path() + ": unsupported: "),
+            std::string::npos)
+      << result->err;
+  for (const std::string name : {"SB", "MP"}) {
+    EXPECT_NE(result->out.find("litmus " + name + ": 200 iterations"), std::string::npos) << result->out;
+    EXPECT_NE(result->out.find("litmus " + name + ": OK: "), std::string::npos) << result->out;
+  }
+  EXPECT_EQ(result->out.find("litmus BR:"), std::string::npos) << result->out;
+}
+
 }  // namespace
 }  // namespace heca::testing

@@ -44,9 +44,13 @@ void add_run_options(CLI::App& run, RunArgs& options) {
                  "Print a progress line (guest time, page faults, pages moved) every SECONDS; "
                  "with a guest description, every node does")
       ->check(CLI::NonNegativeNumber);
-  run.add_option(
-      "--litmus", options.litmus,
-      "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is seen");
+  run.add_option("--litmus", options.litmus,
+                 "Run this x86 .litmus test on the test guest; exit 1 if a forbidden outcome is "
+                 "seen. Given several times: the tests run one after the other in one boot, a "
+                 "test that cannot run is named and left out (exit 2 if none saw a forbidden "
+                 "outcome)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run.add_option("--iterations", options.iterations, "Iterations of the --litmus test")
       ->capture_default_str();
   run.add_option(
@@ -72,7 +76,9 @@ void add_node_options(CLI::App& node, RunArgs& args) {
                   "0: never")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  node.add_option("--litmus", args.litmus, "Run this x86 .litmus test on the test guest");
+  node.add_option("--litmus", args.litmus, "Run this x86 .litmus test on the test guest (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   node.add_option("--iterations", args.iterations, "Iterations of the --litmus test");
   node.add_option("--litmus-model", args.litmus_model, "tso or sc");
   node.add_option("--control", args.control,

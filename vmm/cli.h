@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "vmm/exit_codes.h"
 
@@ -27,7 +28,8 @@ struct RunArgs {
   bool stats = false;
   std::string stats_json;  // --stats-json PATH: the same counters as JSON, written at exit
   double progress_s = 0;  // a progress line on stderr every this many seconds; 0: never
-  std::string litmus;     // a .litmus file to run on the test guest instead of its workloads
+  // .litmus files to run on the test guest instead of its workloads, one after the other
+  std::vector<std::string> litmus;
   std::uint64_t iterations = 1000;
   std::string litmus_model = "tso";
   std::string control;  // --control PATH: serve a control socket there (vmm/control/README.md)

@@ -15,6 +15,8 @@ inline constexpr uint32_t kMaxThreads = 4;
 inline constexpr uint32_t kMaxLocations = 8;
 inline constexpr uint32_t kMaxOutcomeWords = 16;
 inline constexpr uint32_t kHistogramCapacity = 1024;  // a power of two
+// Blobs chained by next_blob (several tests in one boot): at most this many.
+inline constexpr uint32_t kMaxChainedBlobs = 1024;
 
 // Page 0 of the blob. Locations, result slots, code and the histogram follow on their own
 // pages; every address below is absolute (guest-physical == guest-virtual, below 2 GiB).
@@ -35,6 +37,7 @@ struct BlobHeader {
   uint64_t location_init[kMaxLocations];
   uint64_t outcome_source[kMaxOutcomeWords];  // where each outcome word's final value is
   uint64_t histogram_addr;                    // kHistogramCapacity HistogramEntry
+  uint64_t next_blob;  // the next test's blob, run after this one (0: this is the last)
   // Written by the guest.
   uint64_t completed_iterations;
   uint64_t dropped;  // outcomes not recorded because the table was full

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -68,7 +70,7 @@ Result<MemoryModel> parse_model_name(const std::string& name) {
 }
 
 Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterations, MemoryModel model,
-                                   std::span<const std::uint32_t> node_of_vcpu) {
+                                   std::span<const std::uint32_t> node_of_vcpu, std::uint64_t gpa) {
   auto text = read_text(path);
   if (!text) return std::unexpected(text.error());
   auto test = parse_litmus(*text);
@@ -79,7 +81,8 @@ Result<LitmusSetup> prepare_litmus(const std::string& path, std::uint64_t iterat
   const std::set<std::uint32_t> thread_nodes(placement->node_of_thread.begin(),
                                              placement->node_of_thread.begin() +
                                                  static_cast<std::ptrdiff_t>(placement->threads));
-  auto blob = build_blob(*test, BlobOptions{.iterations = iterations,
+  auto blob = build_blob(*test, BlobOptions{.gpa = gpa,
+                                            .iterations = iterations,
                                             .cpu_of_thread = placement->cpu_of_thread,
                                             .timed_start = thread_nodes.size() > 1});
   if (!blob) return wrap_error(blob.error(), path);
@@ -128,6 +131,51 @@ Result<LitmusSetup> prepare_litmus_named(const std::string& path, std::uint64_t 
   auto parsed = parse_model_name(model);
   if (!parsed) return std::unexpected(parsed.error());
   return prepare_litmus(path, iterations, *parsed, node_of_vcpu);
+}
+
+Result<LitmusRun> prepare_litmus_run(std::span<const std::string> paths, std::uint64_t iterations,
+                                     const std::string& model,
+                                     std::span<const std::uint32_t> node_of_vcpu,
+                                     std::uint64_t ram_bytes) {
+  auto parsed = parse_model_name(model);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (paths.empty()) return make_error("no litmus test to run");
+  if (paths.size() > abi::kMaxChainedBlobs) {
+    return make_error(fmt::format("{} litmus tests in one run: at most {}", paths.size(),
+                                  abi::kMaxChainedBlobs));
+  }
+  LitmusRun run;
+  std::uint64_t gpa = abi::kDefaultBlobGpa;
+  for (const auto& path : paths) {
+    auto setup = prepare_litmus(path, iterations, *parsed, node_of_vcpu, gpa);
+    if (!setup) {
+      if (paths.size() == 1) return std::unexpected(setup.error());
+      run.refused.push_back(setup.error().message());
+      continue;
+    }
+    gpa += setup->blob.bytes.size();
+    if (!run.tests.empty()) {
+      // The previous blob's header names this one.
+      auto& previous = run.tests.back().blob.bytes;
+      const std::uint64_t next = setup->blob.gpa;
+      std::memcpy(previous.data() + offsetof(abi::BlobHeader, next_blob), &next, sizeof next);
+    }
+    run.tests.push_back(std::move(*setup));
+  }
+  if (run.tests.empty()) return make_error(fmt::format("none of the {} litmus tests can run", paths.size()));
+  if (gpa > ram_bytes) {
+    return make_error(fmt::format("{} litmus tests need guest RAM up to {} MiB; the guest has {} MiB",
+                                  run.tests.size(), (gpa + (1 << 20) - 1) >> 20, ram_bytes >> 20));
+  }
+  run.cmdline_key = run.tests.front().cmdline_key;
+  return run;
+}
+
+int run_exit_code(std::span<const int> verdict_codes, std::size_t refused) {
+  for (const int code : verdict_codes) {
+    if (code == kLitmusForbiddenSeen) return kLitmusForbiddenSeen;
+  }
+  return refused != 0 ? kLitmusBadTest : kLitmusAllAllowed;
 }
 
 Result<int> report_litmus(const LitmusSetup& setup, std::span<const std::uint8_t> guest_blob) {

@@ -128,7 +128,8 @@ uint64_t mib_per_s(const MbwResult& r) {
     phase_barrier.wait(cpus.count, &sense);
   }
   if (config.litmus_blob != 0) {
-    run_litmus(index, config.litmus_blob, config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz);
+    run_litmus(index, cpus.count, bsp_index, config.litmus_blob,
+               config.tsc_khz != 0 ? config.tsc_khz : kAssumedTscKhz);
   }
   run_xadd_phase(index, config);
   phase_barrier.wait(cpus.count, &sense);

@@ -35,6 +35,9 @@ struct StartLine {
 // One page of its own: the barrier's release and the start time travel in one transfer.
 OwnPage<StartLine> start_line_page;
 StartLine& start_line = start_line_page.value;
+// Every CPU meets here after each test of a chain: the next test may use other CPUs.
+OwnPage<Barrier> chain_barrier_page;
+Barrier& chain_barrier = chain_barrier_page.value;
 
 constexpr uint64_t kMinMarginUs = 20;
 constexpr uint64_t kMaxMarginUs = 200'000;
@@ -118,8 +121,9 @@ void run_after_spin(uint32_t* random, void (*code)()) {
   code();
 }
 
-[[noreturn]] void finish(abi::BlobHeader* h, const Pace& pace, bool timed) {
-  h->done = abi::kBlobDone;
+// Thread 0, after the test's last iteration: the blob is done, and one line says how it went.
+void finish(abi::BlobHeader* h, const Pace& pace, bool timed) {
+  __atomic_store_n(&h->done, abi::kBlobDone, __ATOMIC_RELEASE);
   Line line;
   line.str("litmus done iterations=").dec(h->completed_iterations).str(" dropped=").dec(h->dropped);
   if (timed) {
@@ -127,20 +131,12 @@ void run_after_spin(uint32_t* random, void (*code)()) {
         .str(" window_us=").dec(pace.window / pace.cycles_per_us);
   }
   line.emit();
-  exit_guest(TG_EXIT_PASS);
 }
 
-}  // namespace
-
-const char* check_litmus_blob(uint64_t blob_addr, uint64_t boot_params, uint32_t cpu_count) {
-  if (!e820_covers(boot_params, blob_addr, blob_addr + abi::kPageSize)) return "litmus blob is not in RAM";
-  return abi::check_blob(header_at(blob_addr), cpu_count);
-}
-
-void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
-  abi::BlobHeader* h = header_at(blob_addr);
+// One test of the chain on CPU `cpu_index`: its iterations if the test has a thread there.
+void run_test(abi::BlobHeader* h, uint32_t cpu_index, uint64_t tsc_khz) {
   const uint32_t t = thread_of(h, cpu_index);
-  if (t == kNoThread) park_cpu();
+  if (t == kNoThread) return;
   // Read once: the leader writes the header page at every iteration.
   const uint64_t iterations = h->iterations;
   const uint32_t threads = h->thread_count;
@@ -151,7 +147,10 @@ void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
   pace.margin = kMinMarginUs * pace.cycles_per_us;
   const uint64_t max_wait = kMaxWaitUs * pace.cycles_per_us;
   uint32_t random = 0x9E3779B9U * (t + 1);
+  // The start line is at rest between tests (every CPU met at the chain barrier), and an earlier
+  // test may have had other threads: take its current sense.
   bool sense = false;
+  start_line.barrier.join(&sense);
   for (uint64_t i = 0; i < iterations; ++i) {
     if (t == 0) abi::reset_locations(h);
     if (t == 0 && timed) {
@@ -172,8 +171,34 @@ void run_litmus(uint32_t cpu_index, uint64_t blob_addr, uint64_t tsc_khz) {
       if (timed) adapt(h, &pace);
     }
   }
-  if (t != 0) park_cpu();
-  finish(h, pace, timed);
+  if (t == 0) finish(h, pace, timed);
+}
+
+}  // namespace
+
+const char* check_litmus_blob(uint64_t blob_addr, uint64_t boot_params, uint32_t cpu_count) {
+  uint32_t blobs = 0;
+  for (uint64_t addr = blob_addr; addr != 0; addr = header_at(addr)->next_blob) {
+    if (++blobs > abi::kMaxChainedBlobs) return "litmus blobs: too many chained (or a loop)";
+    if (addr % abi::kPageSize != 0) return "litmus blob is not page-aligned";
+    if (!e820_covers(boot_params, addr, addr + abi::kPageSize)) return "litmus blob is not in RAM";
+    if (const char* error = abi::check_blob(header_at(addr), cpu_count)) return error;
+  }
+  return nullptr;
+}
+
+void run_litmus(uint32_t cpu_index, uint32_t cpu_count, uint32_t exit_cpu, uint64_t blob_addr,
+                uint64_t tsc_khz) {
+  bool sense = false;
+  for (uint64_t addr = blob_addr; addr != 0;) {
+    abi::BlobHeader* h = header_at(addr);
+    const uint64_t next = h->next_blob;  // read before the test: its leader writes this page
+    run_test(h, cpu_index, tsc_khz);
+    chain_barrier.wait(cpu_count, &sense);
+    addr = next;
+  }
+  if (cpu_index != exit_cpu) park_cpu();
+  exit_guest(TG_EXIT_PASS);
 }
 
 }  // namespace heca::firmware::guest

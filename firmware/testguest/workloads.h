@@ -12,6 +12,8 @@ namespace heca::firmware::guest {
 class Barrier {
  public:
   void wait(uint32_t parties, bool* local_sense);
+  // A party that did not take part in earlier rounds joins; only while no round is under way.
+  void join(bool* local_sense) const { *local_sense = __atomic_load_n(&sense_, __ATOMIC_ACQUIRE) != 0; }
 
  private:
   alignas(64) uint32_t arrived_ = 0;

@@ -60,8 +60,9 @@ std::string self_binary() {
   return path;
 }
 
-// --litmus: the blob rides along with the boot plan; its key goes on the guest's command line.
-Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
+// --litmus: the blobs ride along with the boot plan; the first one's key goes on the guest's
+// command line.
+Result<std::optional<firmware::litmus::LitmusRun>> prepare_litmus(
     const RunArgs& args, cluster::GuestDescription& d,
     std::vector<firmware::GuestWrite>& extra_writes) {
   if (args.litmus.empty()) return std::nullopt;
@@ -71,31 +72,47 @@ Result<std::optional<firmware::litmus::LitmusSetup>> prepare_litmus(
   }
   std::vector<std::uint32_t> node_of_vcpu(d.vcpu_count());
   for (std::uint32_t i = 0; i < node_of_vcpu.size(); ++i) node_of_vcpu[i] = d.node_of_vcpu(i);
-  auto setup = firmware::litmus::prepare_litmus_named(args.litmus, args.iterations,
-                                                      args.litmus_model, node_of_vcpu);
-  if (!setup) return std::unexpected(setup.error());
-  // Once per cluster of several nodes: the I/O node judges the run, so it also says where the
-  // threads ran.
-  if (d.nodes.size() > 1 && d.io_node() == args.id) {
-    std::fprintf(stderr, "heca: litmus %s: %s\n", setup->test.name.c_str(),
-                 setup->placement.describe().c_str());
-    if (!setup->placement_warning.empty()) {
-      std::fprintf(stderr, "heca: warning: litmus %s: %s\n", setup->test.name.c_str(),
-                   setup->placement_warning.c_str());
+  auto run = firmware::litmus::prepare_litmus_run(args.litmus, args.iterations, args.litmus_model,
+                                                  node_of_vcpu, d.memory_bytes);
+  if (!run) return std::unexpected(run.error());
+  // Once: the I/O node judges the run, so it also says where the threads ran and what was
+  // left out.
+  if (d.io_node() == args.id) {
+    for (const auto& why : run->refused) std::fprintf(stderr, "heca: litmus refused: %s\n", why.c_str());
+    for (const auto& setup : run->tests) {
+      if (d.nodes.size() > 1) {
+        std::fprintf(stderr, "heca: litmus %s: %s\n", setup.test.name.c_str(),
+                     setup.placement.describe().c_str());
+      }
+      if (!setup.placement_warning.empty()) {
+        std::fprintf(stderr, "heca: warning: litmus %s: %s\n", setup.test.name.c_str(),
+                     setup.placement_warning.c_str());
+      }
     }
   }
-  d.cmdline += setup->cmdline_key;
-  extra_writes.push_back({.gpa = setup->blob.gpa, .bytes = setup->blob.bytes});
-  return setup;
+  d.cmdline += run->cmdline_key;
+  for (const auto& setup : run->tests) {
+    extra_writes.push_back({.gpa = setup.blob.gpa, .bytes = setup.blob.bytes});
+  }
+  return run;
 }
 
-// The histogram beside the allowed set, read through the coherent guest view.
-int judge(const firmware::litmus::LitmusSetup& setup, const NodeVm& vm) {
-  auto memory = vm.read_guest(setup.blob.gpa, setup.blob.bytes.size());
-  if (!memory) return fail(memory.error().message());
-  auto exit_code = firmware::litmus::report_litmus(setup, *memory);
-  if (!exit_code) return fail(exit_code.error().message());
-  return *exit_code;
+// Each test's histogram beside its allowed set, read through the coherent guest view.
+int judge(const firmware::litmus::LitmusRun& run, const NodeVm& vm) {
+  std::vector<int> codes;
+  for (const auto& setup : run.tests) {
+    auto memory = vm.read_guest(setup.blob.gpa, setup.blob.bytes.size());
+    if (!memory) return fail(memory.error().message());
+    auto exit_code = firmware::litmus::report_litmus(setup, *memory);
+    if (!exit_code) {
+      // The guest exited without finishing this test: not the test's fault.
+      std::fprintf(stderr, "heca: error: litmus %s: %s\n", setup.test.name.c_str(),
+                   exit_code.error().message().c_str());
+      return kExitVmFailure;
+    }
+    codes.push_back(*exit_code);
+  }
+  return firmware::litmus::run_exit_code(codes, run.refused.size());
 }
 
 // --control PATH of `heca run GUEST.toml`: node K serves PATH.nodeK (checked here, so that a
@@ -134,7 +151,7 @@ Status write_stats_json(const std::string& path, NodeVm& vm) {
 // socket, then the litmus verdict, the stats and the final barrier.
 struct VmRun {
   NodeVmConfig config;
-  std::optional<firmware::litmus::LitmusSetup> litmus;
+  std::optional<firmware::litmus::LitmusRun> litmus;
   std::string error_prefix;  // "node K: " on a node of several; "" on a guest of one node
 };
 
@@ -350,8 +367,11 @@ int run_cluster(const RunArgs& args) {
     extra.push_back(fmt::format("{}", args.progress_s));
   }
   if (!args.litmus.empty()) {
-    const std::string litmus = std::filesystem::absolute(args.litmus).string();
-    for (std::string a : {"--litmus", litmus.c_str(), "--iterations"}) extra.push_back(a);
+    for (const auto& litmus : args.litmus) {
+      extra.push_back("--litmus");
+      extra.push_back(std::filesystem::absolute(litmus).string());
+    }
+    extra.push_back("--iterations");
     extra.push_back(std::to_string(args.iterations));
     extra.push_back("--litmus-model");
     extra.push_back(args.litmus_model);

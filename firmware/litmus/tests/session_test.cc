@@ -2,6 +2,7 @@
 // set, exit 0 when every outcome is allowed and 1 (naming it) when one is forbidden.
 #include "firmware/litmus/session.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -119,6 +120,72 @@ TEST(LitmusSession, NamesTheFileThatCannotBeRead) {
 
   ASSERT_FALSE(setup.has_value());
   EXPECT_NE(setup.error().message().find("cannot open litmus file '/nonexistent/x.litmus'"), std::string::npos);
+}
+
+// Several tests in one boot: blobs back to back from the default address, each header naming
+// the next, the last naming none; a test that cannot run is left out with its reason.
+TEST(LitmusRunOfSeveral, ChainsTheBlobsAndLeavesOutWhatCannotRun) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto mp = dir / "heca-run-test-mp.litmus";
+  const auto three = dir / "heca-run-test-3.litmus";
+  std::ofstream(mp) << kMp;
+  std::ofstream(three) << "X86 T3\n{ x=0; }\n P0 | P1 | P2 ;\n MFENCE | MFENCE | MFENCE ;\nexists (x=0)\n";
+  const std::vector<std::string> paths = {mp.string(), three.string(), mp.string()};
+  const std::vector<std::uint32_t> two_nodes = {0, 1};
+
+  auto run = prepare_litmus_run(paths, 5, "tso", two_nodes, 256 << 20);
+  std::filesystem::remove(mp);
+  std::filesystem::remove(three);
+
+  ASSERT_TRUE(run.has_value()) << run.error().message();
+  ASSERT_EQ(run->tests.size(), 2u);
+  ASSERT_EQ(run->refused.size(), 1u);
+  EXPECT_NE(run->refused[0].find("3 threads need at least 3 vCPUs"), std::string::npos) << run->refused[0];
+  const auto& first = run->tests[0].blob;
+  const auto& second = run->tests[1].blob;
+  EXPECT_EQ(first.gpa, abi::kDefaultBlobGpa);
+  EXPECT_EQ(second.gpa, first.gpa + first.bytes.size());
+  abi::BlobHeader h0{};
+  abi::BlobHeader h1{};
+  std::memcpy(&h0, first.bytes.data(), sizeof h0);
+  std::memcpy(&h1, second.bytes.data(), sizeof h1);
+  EXPECT_EQ(h0.next_blob, second.gpa);
+  EXPECT_EQ(h1.next_blob, 0u);
+  EXPECT_EQ(h1.blob_addr, second.gpa);
+  EXPECT_EQ(run->cmdline_key, fmt::format(" litmus={:#x}", first.gpa));
+}
+
+TEST(LitmusRunOfSeveral, RefusesBlobsThatDoNotFitInGuestRam) {
+  const auto mp = std::filesystem::temp_directory_path() / "heca-run-test-ram.litmus";
+  std::ofstream(mp) << kMp;
+  const std::vector<std::string> paths(8, mp.string());
+  const std::vector<std::uint32_t> two_nodes = {0, 1};
+
+  auto run = prepare_litmus_run(paths, 5, "tso", two_nodes, abi::kDefaultBlobGpa + (1 << 20));
+  std::filesystem::remove(mp);
+
+  ASSERT_FALSE(run.has_value());
+  EXPECT_NE(run.error().message().find("8 litmus tests need guest RAM up to"), std::string::npos)
+      << run.error().message();
+}
+
+TEST(LitmusRunOfSeveral, OneTestThatCannotRunIsAnErrorAsBefore) {
+  const std::vector<std::string> paths = {"/nonexistent/x.litmus"};
+  const std::vector<std::uint32_t> two_nodes = {0, 1};
+
+  auto run = prepare_litmus_run(paths, 5, "tso", two_nodes, 256 << 20);
+
+  ASSERT_FALSE(run.has_value());
+  EXPECT_NE(run.error().message().find("cannot open litmus file"), std::string::npos);
+}
+
+TEST(LitmusRunOfSeveral, AForbiddenOutcomeOutranksARefusedTest) {
+  const std::vector<int> clean = {kLitmusAllAllowed, kLitmusAllAllowed};
+  const std::vector<int> forbidden = {kLitmusAllAllowed, kLitmusForbiddenSeen};
+
+  EXPECT_EQ(run_exit_code(clean, 0), kLitmusAllAllowed);
+  EXPECT_EQ(run_exit_code(clean, 1), kLitmusBadTest);
+  EXPECT_EQ(run_exit_code(forbidden, 1), kLitmusForbiddenSeen);
 }
 
 }  // namespace
