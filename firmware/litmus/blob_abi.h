@@ -50,6 +50,7 @@ inline constexpr uint64_t kSlotSyncOffset = 2048;
 struct SlotSync {
   uint64_t late;      // cycles after its planned start that the thread got there (0: in time)
   uint64_t duration;  // cycles its code took
+  uint64_t arrived;   // TSC when it got to its start (after the barrier's release reached it)
 };
 
 // Open addressing (linear probing); count == 0 marks a free slot.
