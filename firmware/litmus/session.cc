@@ -125,14 +125,6 @@ Result<LitmusVerdict> judge_litmus(const LitmusSetup& setup, std::span<const std
   return verdict;
 }
 
-Result<LitmusSetup> prepare_litmus_named(const std::string& path, std::uint64_t iterations,
-                                         const std::string& model,
-                                         std::span<const std::uint32_t> node_of_vcpu) {
-  auto parsed = parse_model_name(model);
-  if (!parsed) return std::unexpected(parsed.error());
-  return prepare_litmus(path, iterations, *parsed, node_of_vcpu);
-}
-
 Result<LitmusRun> prepare_litmus_run(std::span<const std::string> paths, std::uint64_t iterations,
                                      const std::string& model,
                                      std::span<const std::uint32_t> node_of_vcpu,

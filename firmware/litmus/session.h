@@ -70,11 +70,6 @@ struct LitmusVerdict {
 [[nodiscard]] std::string model_name(MemoryModel model);
 [[nodiscard]] Result<MemoryModel> parse_model_name(const std::string& name);
 
-// prepare_litmus() with the model named as on a command line ("tso" or "sc").
-[[nodiscard]] Result<LitmusSetup> prepare_litmus_named(const std::string& path,
-                                                       std::uint64_t iterations,
-                                                       const std::string& model,
-                                                       std::span<const std::uint32_t> node_of_vcpu);
 // judge_litmus() with its lines printed to stdout; the verdict's exit code.
 [[nodiscard]] Result<int> report_litmus(const LitmusSetup& setup,
                                         std::span<const std::uint8_t> guest_blob);
